@@ -1,0 +1,49 @@
+"""What every API view shares: role permissions and the error format.
+
+Errors are JSON with the right 4xx status: `{"detail": "..."}`, or for invalid input
+`{"field": ["message", ...]}` (DRF's shape). A Django ValidationError raised by a
+service (a model or database constraint) becomes the same 400 instead of a 500.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import permissions, status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from volunteers.roles import Role, user_has_role
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = ValidationError(detail)
+    return drf_exception_handler(exc, context)
+
+
+class IsCoordinator(permissions.BasePermission):
+    message = "Only coordinators may do this."
+
+    def has_permission(self, request, view):
+        return user_has_role(request.user, Role.COORDINATOR)
+
+
+class IsCoordinatorOrCommander(permissions.BasePermission):
+    message = "Only coordinators and commanders may see this."
+
+    def has_permission(self, request, view):
+        return user_has_role(request.user, Role.COORDINATOR) or user_has_role(
+            request.user, Role.COMMANDER
+        )
+
+
+class IsVolunteer(permissions.BasePermission):
+    message = "Only volunteers have a volunteer profile."
+
+    def has_permission(self, request, view):
+        return hasattr(request.user, "volunteer")

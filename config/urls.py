@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
+
+from config import views
+from dispatch import api as dispatch_api
+from incidents import api as incidents_api
+from volunteers import api as volunteers_api
+
+api_patterns = [
+    path("auth/token/", ObtainAuthToken.as_view(), name="token"),
+    path("me/", volunteers_api.Me.as_view(), name="me"),
+    path("me/volunteer/", volunteers_api.MyVolunteerProfile.as_view(), name="my-volunteer"),
+    path("incidents/", incidents_api.IncidentListCreate.as_view(), name="incidents"),
+    path("incidents/<int:pk>/", incidents_api.IncidentDetail.as_view(), name="incident"),
+    path(
+        "incidents/<int:pk>/resolve/",
+        incidents_api.IncidentResolve.as_view(),
+        name="incident-resolve",
+    ),
+    path(
+        "incidents/<int:pk>/cancel/", incidents_api.IncidentCancel.as_view(), name="incident-cancel"
+    ),
+    path("volunteers/", volunteers_api.VolunteerList.as_view(), name="volunteers"),
+    path("volunteers/<int:pk>/", volunteers_api.VolunteerDetail.as_view(), name="volunteer"),
+    path("vehicles/", volunteers_api.VehicleList.as_view(), name="vehicles"),
+    path("teams/", volunteers_api.TeamList.as_view(), name="teams"),
+    path("skills/", volunteers_api.SkillList.as_view(), name="skills"),
+    path("townships/", volunteers_api.TownshipList.as_view(), name="townships"),
+    path("log/", dispatch_api.DeploymentLog.as_view(), name="log"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", views.api_root, name="root"),
+    path("<path:rest>", views.api_not_found),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/", include((api_patterns, "api"))),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,41 @@
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from incidents.models import Incident
+from volunteers.models import Vehicle, Volunteer
+
+
+def home(request):
+    """The front door: what is going on right now, and where each user goes."""
+    context = {
+        "open_incidents": Incident.objects.filter(status=Incident.Status.OPEN).count(),
+        "volunteers": Volunteer.objects.count(),
+        "on_duty": Volunteer.objects.filter(on_duty=True).count(),
+        "vehicles_available": Vehicle.objects.filter(status=Vehicle.Status.AVAILABLE).count(),
+    }
+    return render(request, "home.html", context)
+
+
+def healthz(request):
+    """For load balancers and compose health checks: 200 when the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def api_root(request):
+    return JsonResponse(
+        {
+            "schema": reverse("api:schema"),
+            "docs": reverse("api:docs"),
+            "incidents": reverse("api:incidents"),
+            "log": reverse("api:log"),
+            "me": reverse("api:me"),
+        }
+    )
+
+
+def api_not_found(request, rest: str = ""):
+    return JsonResponse({"detail": f"No API endpoint at {request.path}."}, status=404)

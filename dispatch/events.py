@@ -1,0 +1,137 @@
+"""The deployment log: writing events and publishing them to live clients.
+
+Writing (event_record) happens inside the caller's transaction. Publishing is a
+notification only (DESIGN.md §4 rule 1): it happens after commit, at most once per
+channel-layer send, and the periodic relay (dispatch.tasks.events_relay) re-sends any
+event whose publication never happened, say because the process died between commit
+and publish. Clients deduplicate by `seq`.
+"""
+
+import logging
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dispatch.models import DeploymentEvent, EventKind
+
+logger = logging.getLogger(__name__)
+
+DASHBOARD_GROUP = "dashboard"
+# Events older than this without publication are the relay's to re-send; younger ones
+# are most likely still on their way from their own transaction's on_commit hook.
+RELAY_GRACE_SECONDS = 2
+RELAY_BATCH = 500
+
+
+def volunteer_group(volunteer_id: int) -> str:
+    return f"volunteer.{volunteer_id}"
+
+
+def _next_seq() -> int:
+    # The UPDATE takes the sequence row's lock and holds it until this transaction
+    # ends. So transactions that write events commit one after another in seq order:
+    # a reader who has seen seq N can never later find a newly committed N-1, and the
+    # numbers have no gaps (a rolled-back transaction gives its number back). A plain
+    # database sequence gives neither guarantee. The price is that event-writing
+    # transactions serialise from their first event on: record events last.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE dispatch_eventsequence SET last_seq = last_seq + 1 WHERE id = 1 "
+            "RETURNING last_seq"
+        )
+        return cursor.fetchone()[0]
+
+
+def event_record(
+    *,
+    kind: EventKind,
+    actor=None,
+    incident=None,
+    need=None,
+    assignment=None,
+    volunteer=None,
+    vehicle=None,
+    data: dict | None = None,
+) -> DeploymentEvent:
+    """Append one event to the deployment log, in the caller's transaction, and
+    publish it once that transaction commits."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("event_record must run inside the transaction of its change")
+    event = DeploymentEvent.objects.create(
+        seq=_next_seq(),
+        kind=kind,
+        actor=actor,
+        incident=incident,
+        need=need,
+        assignment=assignment,
+        volunteer=volunteer,
+        vehicle=vehicle,
+        data=data or {},
+    )
+    transaction.on_commit(lambda: events_publish(seqs=[event.seq]), robust=True)
+    return event
+
+
+def event_frame(event: DeploymentEvent) -> dict:
+    """The small typed JSON frame live clients receive for one event."""
+    return {
+        "type": "event",
+        "seq": event.seq,
+        "kind": event.kind,
+        "at": event.occurred_at.isoformat(),
+        "incident": event.incident_id,
+        "need": event.need_id,
+        "assignment": event.assignment_id,
+        "volunteer": event.volunteer_id,
+        "vehicle": event.vehicle_id,
+        "data": event.data,
+    }
+
+
+def event_groups(event: DeploymentEvent) -> list[str]:
+    groups = [DASHBOARD_GROUP]
+    if event.volunteer_id:
+        groups.append(volunteer_group(event.volunteer_id))
+    return groups
+
+
+def events_publish(*, seqs: list[int]) -> int:
+    """Send these events to their groups and mark them published. Returns how many
+    were sent. A send that fails leaves the event unpublished for the relay."""
+    events = list(DeploymentEvent.objects.filter(seq__in=seqs).order_by("seq"))
+    if not events:
+        return 0
+    channel_layer = get_channel_layer()
+    sent = []
+    for event in events:
+        frame = event_frame(event)
+        try:
+            for group in event_groups(event):
+                async_to_sync(channel_layer.group_send)(
+                    group, {"type": "log.event", "event": frame}
+                )
+        except Exception:
+            logger.exception("publishing event %s failed; the relay will retry", event.seq)
+            continue
+        sent.append(event.seq)
+    DeploymentEvent.objects.filter(seq__in=sent, published_at__isnull=True).update(
+        published_at=timezone.now()
+    )
+    return len(sent)
+
+
+def events_relay() -> int:
+    """Publish every event that was committed but never published (oldest first)."""
+    cutoff = timezone.now() - timedelta(seconds=RELAY_GRACE_SECONDS)
+    seqs = list(
+        DeploymentEvent.objects.filter(published_at__isnull=True, occurred_at__lt=cutoff)
+        .order_by("seq")
+        .values_list("seq", flat=True)[:RELAY_BATCH]
+    )
+    if not seqs:
+        return 0
+    logger.info("relaying %d unpublished events from seq %d", len(seqs), seqs[0])
+    return events_publish(seqs=seqs)

@@ -1,0 +1,186 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from incidents.models import Incident, Need
+from volunteers.models import Vehicle, Volunteer
+
+
+class AssignmentStatus(models.TextChoices):
+    OFFERED = "offered", "已派单 offered"
+    ACCEPTED = "accepted", "已接受 accepted"
+    EN_ROUTE = "en_route", "在途 en route"
+    ON_SCENE = "on_scene", "到场 on scene"
+    COMPLETED = "completed", "已完成 completed"
+    DECLINED = "declined", "已拒绝 declined"
+    EXPIRED = "expired", "已超时 expired"
+    WITHDRAWN = "withdrawn", "已撤回 withdrawn"
+    CANCELLED = "cancelled", "已取消 cancelled"
+
+
+# A volunteer or vehicle doing one of these is busy: the database allows one at a time.
+ACTIVE_STATUSES = (
+    AssignmentStatus.ACCEPTED,
+    AssignmentStatus.EN_ROUTE,
+    AssignmentStatus.ON_SCENE,
+)
+# Still open on a need: an unanswered offer or active work. One per need and resource.
+OPEN_STATUSES = (AssignmentStatus.OFFERED, *ACTIVE_STATUSES)
+
+
+class Assignment(models.Model):
+    """One offer of one need to one volunteer or one vehicle (and its crew), and its life:
+    offered → accepted → en route → on scene → completed; or declined, expired,
+    withdrawn, cancelled."""
+
+    need = models.ForeignKey(Need, on_delete=models.PROTECT, related_name="assignments")
+    volunteer = models.ForeignKey(
+        Volunteer, null=True, blank=True, on_delete=models.PROTECT, related_name="assignments"
+    )
+    vehicle = models.ForeignKey(
+        Vehicle, null=True, blank=True, on_delete=models.PROTECT, related_name="assignments"
+    )
+    status = models.CharField(
+        max_length=12, choices=AssignmentStatus.choices, default=AssignmentStatus.OFFERED
+    )
+    offered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="The coordinator of a manual assignment; empty when the engine offered it.",
+    )
+    distance_m = models.PositiveIntegerField(null=True, blank=True)
+    eta_seconds = models.PositiveIntegerField(null=True, blank=True)
+    offered_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    en_route_at = models.DateTimeField(null=True, blank=True)
+    on_scene_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    people_moved = models.PositiveIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            models.Index(fields=["need", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(volunteer__isnull=False, vehicle__isnull=True)
+                | Q(volunteer__isnull=True, vehicle__isnull=False),
+                name="assignment_volunteer_xor_vehicle",
+                violation_error_message="An assignment goes to a volunteer or to a vehicle.",
+            ),
+            # No double booking (DESIGN.md §4 rule 4), held by the database itself so
+            # that two accepts racing on different rows cannot both commit.
+            models.UniqueConstraint(
+                fields=["volunteer"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="one_active_assignment_per_volunteer",
+                violation_error_message="This volunteer is already on an assignment.",
+            ),
+            models.UniqueConstraint(
+                fields=["vehicle"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="one_active_assignment_per_vehicle",
+                violation_error_message="This vehicle is already on an assignment.",
+            ),
+            # A dispatch task run twice must not offer the same need to the same person.
+            models.UniqueConstraint(
+                fields=["need", "volunteer"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="one_open_offer_per_need_and_volunteer",
+            ),
+            models.UniqueConstraint(
+                fields=["need", "vehicle"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="one_open_offer_per_need_and_vehicle",
+            ),
+            models.CheckConstraint(
+                condition=Q(people_moved__isnull=True) | Q(status=AssignmentStatus.COMPLETED),
+                name="assignment_people_moved_only_when_completed",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.need} → {self.volunteer or self.vehicle} ({self.status})"
+
+
+class EventKind(models.TextChoices):
+    INCIDENT_OPENED = "incident.opened", "事件创建 incident opened"
+    INCIDENT_RESOLVED = "incident.resolved", "事件完成 incident resolved"
+    INCIDENT_CANCELLED = "incident.cancelled", "事件取消 incident cancelled"
+    VOLUNTEER_ON_DUTY = "volunteer.on_duty", "上岗 volunteer on duty"
+    VOLUNTEER_OFF_DUTY = "volunteer.off_duty", "下岗 volunteer off duty"
+    VEHICLE_STATUS = "vehicle.status", "车辆状态 vehicle status"
+    OFFER_MADE = "offer.made", "派单 offer made"
+    OFFER_DELIVERED = "offer.delivered", "已送达 offer delivered"
+    OFFER_SEEN = "offer.seen", "已查看 offer seen"
+    OFFER_ACCEPTED = "offer.accepted", "接受 offer accepted"
+    OFFER_DECLINED = "offer.declined", "拒绝 offer declined"
+    OFFER_EXPIRED = "offer.expired", "超时 offer expired"
+    OFFER_WITHDRAWN = "offer.withdrawn", "撤回 offer withdrawn"
+    ASSIGNMENT_EN_ROUTE = "assignment.en_route", "出发 en route"
+    ASSIGNMENT_ON_SCENE = "assignment.on_scene", "到场 on scene"
+    ASSIGNMENT_COMPLETED = "assignment.completed", "完成 completed"
+    ASSIGNMENT_CANCELLED = "assignment.cancelled", "取消 cancelled"
+
+
+class DeploymentEvent(models.Model):
+    """The deployment log: append-only, one row per state change, written in the same
+    transaction as the change. `seq` is strictly increasing *in commit order* and has no
+    gaps (see dispatch.services.event_record), so a client that has seen seq N and
+    asks for since=N misses nothing. The rows are never updated, except `published_at`,
+    which is delivery bookkeeping for the relay and not part of the record."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    need = models.ForeignKey(Need, null=True, blank=True, on_delete=models.PROTECT)
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    volunteer = models.ForeignKey(
+        Volunteer, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    vehicle = models.ForeignKey(
+        Vehicle, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["incident", "seq"]),
+            models.Index(fields=["volunteer", "seq"]),
+            models.Index(fields=["kind", "occurred_at"]),
+            models.Index(
+                fields=["seq"], condition=Q(published_at__isnull=True), name="event_unpublished"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.seq} {self.kind}"
+
+
+class EventSequence(models.Model):
+    """One row holding the last deployment log sequence number handed out."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="event_sequence_single")]
+
+    def __str__(self):
+        return f"last seq {self.last_seq}"

@@ -1,0 +1,156 @@
+"""The embedded default: one process on SQLite, with Celery in threads of the server."""
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.request
+
+import pytest
+from celery import Celery
+
+from config.celery import app as tongxin_app
+from config.embedded import embedded_celery_start
+from tests.processes import PROJECT, asgi_server, environment, wait_until
+
+EMBEDDED = {
+    "DATABASE_URL": None,
+    "REDIS_URL": None,
+    "SECRET_KEY": None,
+    "DEBUG": None,
+    "HTTPS": None,
+    "ALLOWED_HOSTS": None,
+}
+
+
+@pytest.fixture
+def memory_app():
+    """A Celery app configured exactly as Tongxin's, on the in-memory transport."""
+    app = Celery("embedded-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.broker_url = "memory://localhost/"
+    app.conf.broker_transport_options = {"polling_interval": 0.01}
+    app.conf.beat_schedule = {}
+    yield app
+    # embedded_celery_start makes its app the current one; give Tongxin's back.
+    tongxin_app.set_current()
+    tongxin_app.set_default()
+
+
+def test_it_runs_countdowns_and_periodic_tasks_in_threads(memory_app):
+    delayed_ran = threading.Event()
+    ticks = []
+
+    @memory_app.task(name="test.delayed")
+    def delayed():
+        delayed_ran.set()
+
+    @memory_app.task(name="test.tick")
+    def tick():
+        ticks.append(1)
+
+    memory_app.conf.beat_schedule = {"tick": {"task": "test.tick", "schedule": 0.2}}
+    runner = embedded_celery_start(memory_app)
+    try:
+        delayed.apply_async(countdown=1.5)
+        ran_early = delayed_ran.is_set()
+        ran_in_time = delayed_ran.wait(timeout=30)
+        wait_until(lambda: len(ticks) >= 2, timeout=30, what="two periodic ticks")
+    finally:
+        runner.stop()
+
+    assert not ran_early  # the countdown was honoured, unlike task_always_eager
+    assert ran_in_time
+    assert not runner.worker_thread.is_alive()
+
+
+def _manage(*args: str, env: dict) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _request(url: str, *, data: dict | None = None, token: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return {"status": response.status, "body": response.read().decode()}
+
+
+def test_it_runs_the_whole_system_on_sqlite_with_no_servers(tmp_path):
+    env = environment(**EMBEDDED, SQLITE_PATH=str(tmp_path / "tongxin.sqlite3"))
+    _manage("migrate", "-v0", env=env)
+    _manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import Group, User; "
+        "User.objects.create_user('lead', password='pw-lead-2021').groups.add("
+        "Group.objects.get(name='coordinator'))",
+        env=env,
+    )
+
+    with asgi_server(env) as base:
+        pages = {
+            path: _request(base + path)["status"]
+            for path in ("/", "/api/schema/", "/api/docs/", "/admin/login/")
+        }
+        token = json.loads(
+            _request(
+                f"{base}/api/auth/token/", data={"username": "lead", "password": "pw-lead-2021"}
+            )["body"]
+        )
+        created = _request(
+            f"{base}/api/incidents/",
+            token=token["token"],
+            data={
+                "kind": "evacuation",
+                "title": "郭店镇 转移",
+                "latitude": 34.566,
+                "longitude": 113.721,
+                "needs": [{"kind": "vehicle", "vehicle_kind": "bus"}],
+            },
+        )
+        log = json.loads(_request(f"{base}/api/log/", token=token["token"])["body"])
+        # A process that died between commit and publish: the server's embedded beat
+        # and worker must find the event and publish it again.
+        _manage(
+            "shell",
+            "-c",
+            "from datetime import timedelta; from django.utils import "
+            "timezone; from dispatch.models import DeploymentEvent as E; "
+            "E.objects.update(published_at=None, "
+            "occurred_at=timezone.now() - timedelta(minutes=1))",
+            env=env,
+        )
+        republished = wait_until(
+            lambda: (
+                "published"
+                in _manage(
+                    "shell",
+                    "-c",
+                    "from dispatch.models import "
+                    "DeploymentEvent as E; print('published' if "
+                    "E.objects.filter(published_at__isnull=False)"
+                    ".exists() else 'waiting')",
+                    env=env,
+                )
+            ),
+            timeout=60,
+            interval=1,
+            what="the embedded relay to publish the event",
+        )
+
+    assert pages == {"/": 200, "/api/schema/": 200, "/api/docs/": 200, "/admin/login/": 200}
+    assert created["status"] == 201
+    assert [event["kind"] for event in log["results"]] == ["incident.opened"]
+    assert republished

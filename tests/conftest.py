@@ -1,0 +1,161 @@
+"""Fixtures shared by the whole suite, and the markers for tests on real services."""
+
+import os
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from rest_framework.test import APIClient
+
+from dispatch.models import EventSequence
+from tests.backends import REQUIRE_SERVICES
+from volunteers.models import Skill, Township, Volunteer
+from volunteers.reference import reference_data_load
+from volunteers.roles import Role
+
+DEMO_PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    # One test database per run: a developer's run and a helper's run at the same time
+    # must not drop each other's database.
+    if connection.vendor == "postgresql":
+        name = f"test_{settings.DATABASES['default']['NAME']}_{os.getpid()}"
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Transactional tests flush every table when they end, including the rows the
+    migrations load (townships, skills, roles, the event sequence): put them back."""
+    if "transactional_db" not in request.fixturenames and not _is_transactional(request):
+        return
+    request.getfixturevalue("transactional_db")
+    reference_data_load(django_apps)
+    EventSequence.objects.get_or_create(id=1)
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or marker.args[:1] == (True,)))
+
+
+def _skip_or_fail(reason: str):
+    if REQUIRE_SERVICES:
+        pytest.fail(f"TONGXIN_REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _real_service_markers(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        _skip_or_fail(f"needs PostgreSQL; this run uses {connection.vendor}")
+    if request.node.get_closest_marker("redis") and settings.EMBEDDED:
+        _skip_or_fail("needs Redis; this run has no REDIS_URL")
+
+
+_RAN_ON = {"postgresql": 0, "redis": 0}
+
+
+def pytest_collection_modifyitems(items):
+    # Tests on the channel layer or the broker run on Redis whenever the run has it.
+    if settings.EMBEDDED:
+        return
+    for item in items:
+        if "channel_layer" in getattr(item, "fixturenames", ()):
+            item.keywords["redis"] = True
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call" or report.outcome != "passed":
+        return
+    keywords = report.keywords
+    if "django_db" in keywords and connection.vendor == "postgresql":
+        _RAN_ON["postgresql"] += 1
+    if "redis" in keywords:
+        _RAN_ON["redis"] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(
+        f"tongxin: {_RAN_ON['postgresql']} tests passed against PostgreSQL, "
+        f"{_RAN_ON['redis']} against Redis"
+    )
+
+
+# --- people ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, *roles: Role, **fields) -> User:
+        user = User.objects.create_user(username, password=DEMO_PASSWORD, **fields)
+        user.groups.add(*[Group.objects.get(name=role.value) for role in roles])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def coordinator(make_user):
+    return make_user("coordinator", Role.COORDINATOR)
+
+
+@pytest.fixture
+def commander(make_user):
+    return make_user("commander", Role.COMMANDER)
+
+
+@pytest.fixture
+def township(db):
+    return Township.objects.get(name="新建路街道")
+
+
+@pytest.fixture
+def make_volunteer(make_user, township):
+    def make(phone: str, *, skills=("rescue",), on_duty=False, **fields) -> Volunteer:
+        user = make_user(phone, Role.VOLUNTEER)
+        volunteer = Volunteer.objects.create(
+            user=user,
+            name=fields.pop("name", f"志愿者{phone[-4:]}"),
+            phone=phone,
+            township=fields.pop("township", township),
+            on_duty=on_duty,
+            **fields,
+        )
+        volunteer.skills.set(Skill.objects.filter(code__in=skills))
+        return volunteer
+
+    return make
+
+
+@pytest.fixture
+def volunteer(make_volunteer):
+    return make_volunteer("13800000001")
+
+
+@pytest.fixture
+def channel_layer():
+    """The configured channel layer (Redis when the run has it), to listen on groups."""
+    layer = get_channel_layer()
+    yield layer
+    if hasattr(layer, "flush"):
+        async_to_sync(layer.flush)()
+
+
+@pytest.fixture
+def api():
+    """An API client signed in as the given user (None: anonymous)."""
+
+    def client_for(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return client_for

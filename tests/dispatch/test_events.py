@@ -1,0 +1,144 @@
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dispatch.events import DASHBOARD_GROUP, event_record, events_relay, volunteer_group
+from dispatch.models import DeploymentEvent, EventKind
+from tests.incidents.test_services import open_flood_rescue
+
+
+def record_duty_event(volunteer):
+    return event_record(kind=EventKind.VOLUNTEER_ON_DUTY, volunteer=volunteer)
+
+
+@pytest.mark.django_db
+def test_it_numbers_events_without_gaps_even_after_a_rollback(volunteer):
+    with transaction.atomic():
+        first = record_duty_event(volunteer)
+    with pytest.raises(RuntimeError, match="the change failed"), transaction.atomic():
+        record_duty_event(volunteer)
+        raise RuntimeError("the change failed after logging")
+    with transaction.atomic():
+        second = record_duty_event(volunteer)
+
+    assert second.seq == first.seq + 1
+    assert list(DeploymentEvent.objects.values_list("seq", flat=True)) == [first.seq, second.seq]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_to_log_outside_the_transaction_of_the_change(volunteer):
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        record_duty_event(volunteer)
+    assert not DeploymentEvent.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_commits_events_in_sequence_order(volunteer):
+    """A reader who has seen seq N must never later find a new event below N. So a
+    second writer waits for the first writer's commit before taking its number."""
+    first_has_number = threading.Event()
+    let_first_commit = threading.Event()
+    seqs = {}
+
+    def first_writer():
+        with transaction.atomic():
+            seqs["first"] = record_duty_event(volunteer).seq
+            first_has_number.set()
+            let_first_commit.wait(timeout=30)
+        connection.close()
+
+    def second_writer():
+        with transaction.atomic():
+            seqs["second"] = record_duty_event(volunteer).seq
+        connection.close()
+
+    first = threading.Thread(target=first_writer)
+    first.start()
+    first_has_number.wait(timeout=30)
+    second = threading.Thread(target=second_writer)
+    second.start()
+    second.join(timeout=1)
+    blocked_while_first_open = second.is_alive()
+    let_first_commit.set()
+    first.join()
+    second.join()
+
+    assert blocked_while_first_open
+    assert seqs["second"] == seqs["first"] + 1
+
+
+def listen(group: str) -> str:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    return channel
+
+
+def receive(channel: str, timeout: float = 10) -> dict:
+    async def receive_or_time_out():
+        return await asyncio.wait_for(get_channel_layer().receive(channel), timeout)
+
+    return async_to_sync(receive_or_time_out)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_publishes_an_event_to_the_dashboard_once_committed(coordinator, channel_layer):
+    dashboard = listen(DASHBOARD_GROUP)
+
+    incident = open_flood_rescue(coordinator)
+
+    frame = receive(dashboard)["event"]
+    assert frame["type"] == "event"
+    assert frame["kind"] == "incident.opened"
+    assert frame["incident"] == incident.pk
+    assert DeploymentEvent.objects.get(seq=frame["seq"]).published_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_publishes_a_volunteers_event_to_their_own_group_too(volunteer, channel_layer):
+    phone = listen(volunteer_group(volunteer.pk))
+
+    with transaction.atomic():
+        event = record_duty_event(volunteer)
+
+    assert receive(phone)["event"]["seq"] == event.seq
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_publishes_nothing_when_the_change_rolls_back(coordinator, volunteer, channel_layer):
+    dashboard = listen(DASHBOARD_GROUP)
+    with pytest.raises(RuntimeError, match="the change failed"), transaction.atomic():
+        record_duty_event(volunteer)
+        raise RuntimeError("the change failed after logging")
+
+    open_flood_rescue(coordinator)
+
+    # The first frame to arrive is the committed incident, not the rolled-back event.
+    assert receive(dashboard)["event"]["kind"] == "incident.opened"
+
+
+@pytest.mark.django_db
+def test_it_relays_events_whose_publication_never_happened(volunteer, channel_layer):
+    # In a TestCase transaction on_commit never fires: the events stay unpublished, as
+    # if the process had died between commit and publish.
+    old = record_duty_event(volunteer)
+    young = record_duty_event(volunteer)
+    DeploymentEvent.objects.filter(seq=old.seq).update(
+        occurred_at=timezone.now() - timedelta(minutes=1)
+    )
+    dashboard = listen(DASHBOARD_GROUP)
+
+    assert events_relay() == 1
+
+    assert receive(dashboard)["event"]["seq"] == old.seq
+    assert DeploymentEvent.objects.get(seq=old.seq).published_at is not None
+    # The young one is most likely still on its way from its own commit hook.
+    assert DeploymentEvent.objects.get(seq=young.seq).published_at is None
+    assert events_relay() == 0

@@ -1,0 +1,167 @@
+import pytest
+
+from dispatch.models import DeploymentEvent
+from incidents.models import Incident
+
+FLOOD_RESCUE = {
+    "kind": "flood_rescue",
+    "title": "龙湖镇 积水 群众被困",
+    "latitude": 34.61,
+    "longitude": 113.68,
+    "address": "龙湖镇 泰山村",
+    "priority": 4,
+    "people_affected": 40,
+    "needs": [
+        {"kind": "people", "skill": "rescue", "count": 4},
+        {"kind": "vehicle", "vehicle_kind": "boat", "count": 2},
+        {"kind": "capability", "people_to_move": 40, "water_depth_m": "1.2"},
+    ],
+}
+
+
+def post_incident(client, body):
+    return client.post("/api/incidents/", body, format="json")
+
+
+@pytest.mark.django_db
+def test_it_lets_a_coordinator_open_an_incident_and_see_it_in_the_log(api, coordinator):
+    client = api(coordinator)
+
+    response = post_incident(client, FLOOD_RESCUE)
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "open"
+    assert body["reporter"] == "coordinator"
+    assert [need["kind"] for need in body["needs"]] == ["people", "vehicle", "capability"]
+    log = client.get("/api/log/", {"incident": body["id"]}).json()
+    assert [event["kind"] for event in log["results"]] == ["incident.opened"]
+    assert log["results"][0]["data"]["title"] == "龙湖镇 积水 群众被困"
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_token_as_phones_and_scripts_send_it(client, coordinator):
+    token = client.post(
+        "/api/auth/token/", {"username": "coordinator", "password": "correct-horse-battery"}
+    ).json()["token"]
+
+    response = client.post(
+        "/api/incidents/",
+        FLOOD_RESCUE,
+        content_type="application/json",
+        headers={"authorization": f"Token {token}"},
+    )
+
+    assert response.status_code == 201
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"latitude": 91}, "latitude"),
+        ({"longitude": "east"}, "longitude"),
+        ({"kind": "alien_invasion"}, "kind"),
+        ({"priority": 9}, "priority"),
+        ({"title": ""}, "title"),
+        ({"needs": []}, "needs"),
+        ({"needs": [{"kind": "people", "count": 2}]}, "needs"),
+        ({"needs": [{"kind": "people", "skill": "juggling"}]}, "needs"),
+        ({"needs": [{"kind": "people", "skill": "rescue", "count": 0}]}, "needs"),
+        ({"needs": [{"kind": "vehicle", "vehicle_kind": "spaceship"}]}, "needs"),
+        ({"needs": [{"kind": "capability", "people_to_move": 5}]}, "needs"),
+        ({"needs": [{"kind": "capability", "people_to_move": 5, "water_depth_m": "-1"}]}, "needs"),
+        (
+            {
+                "needs": [
+                    {
+                        "kind": "people",
+                        "skill": "sampling",
+                        "shift_start": "2026-11-27T14:00:00+08:00",
+                        "shift_end": "2026-11-27T06:00:00+08:00",
+                    }
+                ]
+            },
+            "shift_end",
+        ),
+    ],
+)
+def test_it_answers_bad_input_with_a_400_naming_the_field_and_writes_nothing(
+    api, coordinator, change, field
+):
+    response = post_incident(api(coordinator), {**FLOOD_RESCUE, **change})
+
+    assert response.status_code == 400
+    assert field in response.content.decode()
+    assert not Incident.objects.exists()
+    assert not DeploymentEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_answers_a_body_that_is_not_json_with_a_400(api, coordinator):
+    response = api(coordinator).post(
+        "/api/incidents/", "{not json", content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_it_lets_only_coordinators_open_incidents(api, commander, volunteer):
+    assert post_incident(api(commander), FLOOD_RESCUE).status_code == 403
+    assert post_incident(api(volunteer.user), FLOOD_RESCUE).status_code == 403
+    assert post_incident(api(None), FLOOD_RESCUE).status_code in (401, 403)
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_lets_commanders_read_but_not_volunteers(api, coordinator, commander, volunteer):
+    incident_id = post_incident(api(coordinator), FLOOD_RESCUE).json()["id"]
+
+    assert api(commander).get(f"/api/incidents/{incident_id}/").status_code == 200
+    assert api(commander).get("/api/log/").status_code == 200
+    assert api(volunteer.user).get(f"/api/incidents/{incident_id}/").status_code == 403
+    assert api(volunteer.user).get("/api/log/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_it_filters_the_incident_list(api, coordinator):
+    client = api(coordinator)
+    flood = post_incident(client, FLOOD_RESCUE).json()
+    site = post_incident(client, {**FLOOD_RESCUE, "kind": "testing_site", "title": "采样点"}).json()
+    client.post(f"/api/incidents/{flood['id']}/resolve/", {}, format="json")
+
+    def ids(**filters):
+        return [row["id"] for row in client.get("/api/incidents/", filters).json()["results"]]
+
+    assert ids(status="open") == [site["id"]]
+    assert ids(kind="flood_rescue") == [flood["id"]]
+    assert ids() == [site["id"], flood["id"]]
+
+
+@pytest.mark.django_db
+def test_it_resolves_an_incident_once_and_answers_409_after(api, coordinator):
+    client = api(coordinator)
+    incident_id = post_incident(client, FLOOD_RESCUE).json()["id"]
+
+    first = client.post(f"/api/incidents/{incident_id}/resolve/", {"note": "完成"}, format="json")
+    second = client.post(f"/api/incidents/{incident_id}/cancel/", {}, format="json")
+
+    assert first.status_code == 200
+    assert first.json()["status"] == "resolved"
+    assert second.status_code == 409
+    assert "already resolved" in second.json()["detail"]
+    kinds = [e["kind"] for e in client.get("/api/log/").json()["results"]]
+    assert kinds == ["incident.opened", "incident.resolved"]
+
+
+@pytest.mark.django_db
+def test_it_answers_unknown_things_with_json_404s(api, coordinator):
+    client = api(coordinator)
+
+    assert client.get("/api/incidents/999/").status_code == 404
+    assert client.post("/api/incidents/999/resolve/").status_code == 404
+    missing = client.get("/api/no-such-thing/")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "No API endpoint at /api/no-such-thing/."

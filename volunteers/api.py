@@ -1,0 +1,190 @@
+from django.db.models import Prefetch
+from rest_framework import generics, serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import IsCoordinatorOrCommander, IsVolunteer
+from volunteers.models import Skill, Team, Township, Vehicle, Volunteer
+from volunteers.roles import user_roles
+from volunteers.services import volunteer_update_self
+
+
+class TownshipSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Township
+        fields = ["id", "name", "name_en", "kind", "latitude", "longitude"]
+
+
+class SkillSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Skill
+        fields = ["code", "name_zh", "name_en"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "kind", "township"]
+
+
+class VolunteerSerializer(serializers.ModelSerializer):
+    skills = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+
+    class Meta:
+        model = Volunteer
+        fields = [
+            "id",
+            "name",
+            "phone",
+            "township",
+            "teams",
+            "skills",
+            "on_duty",
+            "travel_mode",
+            "travel_range_km",
+            "home_latitude",
+            "home_longitude",
+            "last_latitude",
+            "last_longitude",
+            "last_located_at",
+        ]
+        read_only_fields = fields
+
+
+class VolunteerSelfUpdateSerializer(serializers.Serializer):
+    """What volunteers change about themselves: duty status, where they are, and how
+    far and how they will travel."""
+
+    on_duty = serializers.BooleanField(required=False)
+    latitude = serializers.FloatField(required=False, min_value=-90, max_value=90)
+    longitude = serializers.FloatField(required=False, min_value=-180, max_value=180)
+    travel_mode = serializers.ChoiceField(
+        choices=Volunteer._meta.get_field("travel_mode").choices, required=False
+    )
+    travel_range_km = serializers.FloatField(required=False, min_value=0.1, max_value=500)
+
+    def validate(self, attrs):
+        if ("latitude" in attrs) != ("longitude" in attrs):
+            raise serializers.ValidationError({"location": "Send latitude and longitude together."})
+        if not attrs:
+            raise serializers.ValidationError({"detail": "Nothing to change."})
+        return attrs
+
+
+class VehicleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Vehicle
+        fields = [
+            "id",
+            "call_sign",
+            "kind",
+            "team",
+            "township",
+            "capacity",
+            "max_water_depth_m",
+            "crew",
+            "status",
+            "latitude",
+            "longitude",
+            "located_at",
+        ]
+        read_only_fields = fields
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+    volunteer = VolunteerSerializer(allow_null=True)
+
+
+class Me(APIView):
+    """Who is signed in, their roles, and their volunteer profile if they have one."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = MeSerializer
+
+    def get(self, request):
+        me = {
+            "username": request.user.get_username(),
+            "roles": user_roles(request.user),
+            "volunteer": getattr(request.user, "volunteer", None),
+        }
+        return Response(MeSerializer(me).data)
+
+
+class MyVolunteerProfile(APIView):
+    """A volunteer reads and updates their own profile: PATCH `on_duty`,
+    `latitude` + `longitude`, `travel_mode`, `travel_range_km`."""
+
+    permission_classes = [IsAuthenticated, IsVolunteer]
+    serializer_class = VolunteerSerializer
+
+    def get(self, request):
+        return Response(VolunteerSerializer(request.user.volunteer).data)
+
+    def patch(self, request):
+        form = VolunteerSelfUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        volunteer = volunteer_update_self(volunteer=request.user.volunteer, **form.validated_data)
+        return Response(VolunteerSerializer(volunteer).data)
+
+
+def _filtered(queryset, params, names):
+    for name in names:
+        value = params.get(name)
+        if value not in (None, ""):
+            queryset = queryset.filter(**{name: value})
+    return queryset
+
+
+class VolunteerList(generics.ListAPIView):
+    """Volunteers (filters: `on_duty`, `township`, `teams`, `skills__code`)."""
+
+    serializer_class = VolunteerSerializer
+    permission_classes = [IsCoordinatorOrCommander]
+
+    def get_queryset(self):
+        params = self.request.query_params.copy()
+        if "on_duty" in params:
+            params["on_duty"] = params["on_duty"].lower() in ("1", "true", "yes")
+        volunteers = Volunteer.objects.prefetch_related(
+            Prefetch("skills", queryset=Skill.objects.only("code")), "teams"
+        )
+        return _filtered(volunteers, params, ["on_duty", "township", "teams", "skills__code"])
+
+
+class VolunteerDetail(generics.RetrieveAPIView):
+    serializer_class = VolunteerSerializer
+    permission_classes = [IsCoordinatorOrCommander]
+    queryset = Volunteer.objects.prefetch_related("skills", "teams")
+
+
+class VehicleList(generics.ListAPIView):
+    """Vehicles (filters: `kind`, `status`, `township`)."""
+
+    serializer_class = VehicleSerializer
+    permission_classes = [IsCoordinatorOrCommander]
+
+    def get_queryset(self):
+        vehicles = Vehicle.objects.prefetch_related("crew")
+        return _filtered(vehicles, self.request.query_params, ["kind", "status", "township"])
+
+
+class TeamList(generics.ListAPIView):
+    serializer_class = TeamSerializer
+    permission_classes = [IsCoordinatorOrCommander]
+    queryset = Team.objects.all()
+    pagination_class = None
+
+
+class SkillList(generics.ListAPIView):
+    serializer_class = SkillSerializer
+    queryset = Skill.objects.all()
+    pagination_class = None
+
+
+class TownshipList(generics.ListAPIView):
+    serializer_class = TownshipSerializer
+    queryset = Township.objects.all()
+    pagination_class = None

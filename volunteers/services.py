@@ -1,0 +1,75 @@
+"""Writes to volunteers and vehicles. Views, consumers, tasks and commands call these."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from dispatch.events import event_record
+from dispatch.models import EventKind
+from volunteers.models import Volunteer
+
+
+class LocationError(ValueError):
+    pass
+
+
+def validate_coordinates(*, latitude: float, longitude: float) -> None:
+    if not (-90 <= latitude <= 90) or not (-180 <= longitude <= 180):
+        raise LocationError("Latitude must lie in [-90, 90] and longitude in [-180, 180].")
+
+
+@transaction.atomic
+def volunteer_set_duty(*, volunteer: Volunteer, on_duty: bool, actor=None) -> Volunteer:
+    """Go on or off duty. A change is logged (the dashboard's resource board counts
+    on-duty volunteers); setting the state a volunteer already has changes nothing."""
+    changed = Volunteer.objects.filter(pk=volunteer.pk, on_duty=not on_duty).update(on_duty=on_duty)
+    volunteer.on_duty = on_duty
+    if changed:
+        event_record(
+            kind=EventKind.VOLUNTEER_ON_DUTY if on_duty else EventKind.VOLUNTEER_OFF_DUTY,
+            actor=actor or volunteer.user,
+            volunteer=volunteer,
+            data={"township": volunteer.township_id},
+        )
+    return volunteer
+
+
+def volunteer_update_location(
+    *, volunteer: Volunteer, latitude: float, longitude: float
+) -> Volunteer:
+    """Record where a volunteer's phone says they are. Not a log event: positions
+    arrive every few seconds and the log records decisions, not breadcrumbs."""
+    validate_coordinates(latitude=latitude, longitude=longitude)
+    now = timezone.now()
+    Volunteer.objects.filter(pk=volunteer.pk).update(
+        last_latitude=latitude, last_longitude=longitude, last_located_at=now
+    )
+    volunteer.last_latitude, volunteer.last_longitude = latitude, longitude
+    volunteer.last_located_at = now
+    return volunteer
+
+
+@transaction.atomic
+def volunteer_update_self(
+    *,
+    volunteer: Volunteer,
+    on_duty: bool | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    travel_mode: str | None = None,
+    travel_range_km: float | None = None,
+) -> Volunteer:
+    """What a volunteer changes about themselves from the phone, all or nothing."""
+    preferences = {
+        name: value
+        for name, value in (("travel_mode", travel_mode), ("travel_range_km", travel_range_km))
+        if value is not None
+    }
+    if preferences:
+        Volunteer.objects.filter(pk=volunteer.pk).update(**preferences)
+        for name, value in preferences.items():
+            setattr(volunteer, name, value)
+    if latitude is not None and longitude is not None:
+        volunteer_update_location(volunteer=volunteer, latitude=latitude, longitude=longitude)
+    if on_duty is not None:
+        volunteer_set_duty(volunteer=volunteer, on_duty=on_duty)
+    return volunteer
