@@ -47,3 +47,11 @@ class IsVolunteer(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return hasattr(request.user, "volunteer")
+
+
+def query_filters(request, filter_serializer: type) -> dict:
+    """The request's query filters, validated by `filter_serializer`: a malformed one
+    is a 400 naming it, not a 500. Filters not given are left out."""
+    form = filter_serializer(data=request.query_params)
+    form.is_valid(raise_exception=True)
+    return {name: value for name, value in form.validated_data.items() if value is not None}

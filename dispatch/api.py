@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
-from config.api import IsCoordinatorOrCommander
+from config.api import IsCoordinatorOrCommander, query_filters
 from dispatch.models import DeploymentEvent
 from dispatch.selectors import log_events
 
@@ -49,6 +49,4 @@ class DeploymentLog(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        filters = LogFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return log_events(**filters.validated_data)
+        return log_events(**query_filters(self.request, LogFilterSerializer))

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.constraints import choice_constraint
 from incidents.models import Incident, Need
 from volunteers.models import Vehicle, Volunteer
 
@@ -103,6 +104,7 @@ class Assignment(models.Model):
                 condition=Q(people_moved__isnull=True) | Q(status=AssignmentStatus.COMPLETED),
                 name="assignment_people_moved_only_when_completed",
             ),
+            choice_constraint("status", AssignmentStatus),
         ]
 
     def __str__(self):
@@ -168,6 +170,7 @@ class DeploymentEvent(models.Model):
                 fields=["seq"], condition=Q(published_at__isnull=True), name="event_unpublished"
             ),
         ]
+        constraints = [choice_constraint("kind", EventKind)]
 
     def __str__(self):
         return f"{self.seq} {self.kind}"

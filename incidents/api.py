@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import Conflict, IsCoordinator, IsCoordinatorOrCommander
-from incidents.models import Incident, Need
+from incidents.models import Incident, IncidentKind, IncidentStatus, Need
 from incidents.services import (
     IncidentClosed,
     NeedSpec,
@@ -99,6 +99,12 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class CloseSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class IncidentFilters(serializers.Serializer):
+    status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
+    kind = serializers.ChoiceField(choices=IncidentKind.choices, required=False)
+    township = serializers.IntegerField(required=False, min_value=1)
 
 
 class IncidentListCreate(generics.ListCreateAPIView):

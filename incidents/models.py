@@ -3,7 +3,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from volunteers.geo import coordinate_constraints
+from config.constraints import choice_constraint, coordinate_constraints
 from volunteers.models import (
     LATITUDE_VALIDATORS,
     LONGITUDE_VALIDATORS,
@@ -13,15 +13,24 @@ from volunteers.models import (
 )
 
 
+class IncidentKind(models.TextChoices):
+    FLOOD_RESCUE = "flood_rescue", "防汛救援 flood rescue"
+    EVACUATION = "evacuation", "转移疏散 evacuation"
+    MEDICAL = "medical", "医疗救护 medical"
+    SEARCH = "search", "搜寻 search"
+    TESTING_SITE = "testing_site", "核酸采样点 testing site"
+    SHELTER = "shelter", "安置点 shelter"
+    DISTRIBUTION = "distribution", "物资发放 distribution"
+
+
+class IncidentStatus(models.TextChoices):
+    OPEN = "open", "进行中 open"
+    RESOLVED = "resolved", "已完成 resolved"
+    CANCELLED = "cancelled", "已取消 cancelled"
+
+
 class Incident(models.Model):
-    class Kind(models.TextChoices):
-        FLOOD_RESCUE = "flood_rescue", "防汛救援 flood rescue"
-        EVACUATION = "evacuation", "转移疏散 evacuation"
-        MEDICAL = "medical", "医疗救护 medical"
-        SEARCH = "search", "搜寻 search"
-        TESTING_SITE = "testing_site", "核酸采样点 testing site"
-        SHELTER = "shelter", "安置点 shelter"
-        DISTRIBUTION = "distribution", "物资发放 distribution"
+    Kind = IncidentKind
 
     class Priority(models.IntegerChoices):
         # Higher is more urgent; matching weighs travel time by it (DESIGN.md §5).
@@ -30,10 +39,7 @@ class Incident(models.Model):
         HIGH = 3, "高 high"
         CRITICAL = 4, "紧急 critical"
 
-    class Status(models.TextChoices):
-        OPEN = "open", "进行中 open"
-        RESOLVED = "resolved", "已完成 resolved"
-        CANCELLED = "cancelled", "已取消 cancelled"
+    Status = IncidentStatus
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     title = models.CharField(max_length=200)
@@ -67,6 +73,8 @@ class Incident(models.Model):
                 | (~Q(status="open") & Q(closed_at__isnull=False)),
                 name="incident_closed_at_matches_status",
             ),
+            choice_constraint("kind", IncidentKind),
+            choice_constraint("status", IncidentStatus),
         ]
 
     def __str__(self):
@@ -126,6 +134,7 @@ class Need(models.Model):
                     kind="capability",
                     skill__isnull=True,
                     vehicle_kind="",
+                    people_to_move__isnull=False,
                     people_to_move__gte=1,
                     water_depth_m__isnull=False,
                 ),
@@ -135,7 +144,11 @@ class Need(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(shift_start__isnull=True, shift_end__isnull=True)
-                | Q(shift_start__isnull=False, shift_end__gt=F("shift_start")),
+                | Q(
+                    shift_start__isnull=False,
+                    shift_end__isnull=False,
+                    shift_end__gt=F("shift_start"),
+                ),
                 name="need_shift_window_valid",
                 violation_error_message="A shift window has a start and an end after it.",
             ),

@@ -60,24 +60,28 @@ def _real_service_markers(request):
 
 
 _RAN_ON = {"postgresql": 0, "redis": 0}
+_ON_REDIS: set[str] = set()
+_ON_DATABASE: set[str] = set()
 
 
 def pytest_collection_modifyitems(items):
-    # Tests on the channel layer or the broker run on Redis whenever the run has it.
-    if settings.EMBEDDED:
-        return
+    # What ran on Redis: tests marked `redis`, and, when the run has Redis, the tests
+    # on the channel layer (it is then channels-redis).
     for item in items:
-        if "channel_layer" in getattr(item, "fixturenames", ()):
-            item.keywords["redis"] = True
+        fixtures = getattr(item, "fixturenames", ())
+        if item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(fixtures):
+            _ON_DATABASE.add(item.nodeid)
+        on_channel_layer = "channel_layer" in fixtures
+        if item.get_closest_marker("redis") or (on_channel_layer and not settings.EMBEDDED):
+            _ON_REDIS.add(item.nodeid)
 
 
 def pytest_runtest_logreport(report):
     if report.when != "call" or report.outcome != "passed":
         return
-    keywords = report.keywords
-    if "django_db" in keywords and connection.vendor == "postgresql":
+    if report.nodeid in _ON_DATABASE and connection.vendor == "postgresql":
         _RAN_ON["postgresql"] += 1
-    if "redis" in keywords:
+    if report.nodeid in _ON_REDIS and not settings.EMBEDDED:
         _RAN_ON["redis"] += 1
 
 

@@ -1,0 +1,83 @@
+"""Admin for the city's people and resources.
+
+Going on or off duty is a logged state change, so the admin does it through
+volunteers.services (actions), never through the form. With 32k volunteers and as many
+users, no form renders a <select> of either: raw ids or autocomplete instead.
+"""
+
+from django.contrib import admin, messages
+
+from volunteers import services
+from volunteers.models import Skill, Team, Township, Vehicle, Volunteer
+
+
+@admin.register(Township)
+class TownshipAdmin(admin.ModelAdmin):
+    list_display = ["name", "name_en", "kind", "latitude", "longitude"]
+    list_filter = ["kind"]
+    search_fields = ["name", "name_en"]
+
+
+@admin.register(Skill)
+class SkillAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_zh", "name_en"]
+    search_fields = ["code", "name_zh", "name_en"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "township"]
+    list_filter = ["kind", "township"]
+    search_fields = ["name"]
+    list_select_related = ["township"]
+
+
+@admin.register(Volunteer)
+class VolunteerAdmin(admin.ModelAdmin):
+    list_display = ["name", "phone", "township", "on_duty", "travel_mode", "last_located_at"]
+    list_filter = ["on_duty", "township", "travel_mode", "skills", "teams"]
+    # Also what Vehicle's crew autocomplete searches.
+    search_fields = ["name", "phone", "user__username"]
+    list_select_related = ["township"]
+    raw_id_fields = ["user"]
+    filter_horizontal = ["teams", "skills"]
+    # on_duty changes only through the actions below, which log it; the last known
+    # location is what the phone reported, not something to type in.
+    readonly_fields = ["on_duty", "last_latitude", "last_longitude", "last_located_at", "joined_at"]
+    actions = ["put_on_duty", "take_off_duty"]
+
+    def _set_duty(self, request, queryset, *, on_duty: bool):
+        changed = unchanged = 0
+        for volunteer in queryset:
+            if volunteer.on_duty == on_duty:
+                unchanged += 1
+                continue
+            services.volunteer_set_duty(volunteer=volunteer, on_duty=on_duty, actor=request.user)
+            changed += 1
+        state = "on duty" if on_duty else "off duty"
+        if changed:
+            self.message_user(request, f"{changed} volunteer(s) now {state}.", messages.SUCCESS)
+        if unchanged:
+            self.message_user(
+                request, f"{unchanged} volunteer(s) were already {state}.", messages.WARNING
+            )
+
+    @admin.action(description="上岗 Put the selected volunteers on duty", permissions=["change"])
+    def put_on_duty(self, request, queryset):
+        self._set_duty(request, queryset, on_duty=True)
+
+    @admin.action(description="下岗 Take the selected volunteers off duty", permissions=["change"])
+    def take_off_duty(self, request, queryset):
+        self._set_duty(request, queryset, on_duty=False)
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(admin.ModelAdmin):
+    list_display = ["call_sign", "kind", "status", "township", "team", "capacity"]
+    list_filter = ["kind", "status", "township"]
+    search_fields = ["call_sign"]
+    list_select_related = ["township", "team"]
+    autocomplete_fields = ["crew"]
+    # A status change is a log event (vehicle.status) with no service to write it yet,
+    # so the admin shows the status but does not change it.
+    readonly_fields = ["status", "located_at"]

@@ -1,11 +1,23 @@
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import IsCoordinatorOrCommander, IsVolunteer
-from volunteers.models import Skill, Team, Township, Vehicle, Volunteer
+from config.api import IsCoordinatorOrCommander, IsVolunteer, query_filters
+from volunteers.models import (
+    TRAVEL_RANGE_KM_MAX,
+    TRAVEL_RANGE_KM_MIN,
+    Skill,
+    Team,
+    Township,
+    TravelMode,
+    Vehicle,
+    VehicleKind,
+    VehicleStatus,
+    Volunteer,
+)
 from volunteers.roles import user_roles
 from volunteers.services import volunteer_update_self
 
@@ -59,10 +71,10 @@ class VolunteerSelfUpdateSerializer(serializers.Serializer):
     on_duty = serializers.BooleanField(required=False)
     latitude = serializers.FloatField(required=False, min_value=-90, max_value=90)
     longitude = serializers.FloatField(required=False, min_value=-180, max_value=180)
-    travel_mode = serializers.ChoiceField(
-        choices=Volunteer._meta.get_field("travel_mode").choices, required=False
+    travel_mode = serializers.ChoiceField(choices=TravelMode.choices, required=False)
+    travel_range_km = serializers.FloatField(
+        required=False, min_value=TRAVEL_RANGE_KM_MIN, max_value=TRAVEL_RANGE_KM_MAX
     )
-    travel_range_km = serializers.FloatField(required=False, min_value=0.1, max_value=500)
 
     def validate(self, attrs):
         if ("latitude" in attrs) != ("longitude" in attrs):
@@ -130,12 +142,11 @@ class MyVolunteerProfile(APIView):
         return Response(VolunteerSerializer(volunteer).data)
 
 
-def _filtered(queryset, params, names):
-    for name in names:
-        value = params.get(name)
-        if value not in (None, ""):
-            queryset = queryset.filter(**{name: value})
-    return queryset
+class VolunteerFilters(serializers.Serializer):
+    on_duty = serializers.BooleanField(required=False, allow_null=True, default=None)
+    township = serializers.IntegerField(required=False, min_value=1)
+    teams = serializers.IntegerField(required=False, min_value=1, help_text="A team's id")
+    skills__code = serializers.SlugField(required=False, help_text="A skill's code")
 
 
 class VolunteerList(generics.ListAPIView):
@@ -144,14 +155,15 @@ class VolunteerList(generics.ListAPIView):
     serializer_class = VolunteerSerializer
     permission_classes = [IsCoordinatorOrCommander]
 
+    @extend_schema(parameters=[VolunteerFilters])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        params = self.request.query_params.copy()
-        if "on_duty" in params:
-            params["on_duty"] = params["on_duty"].lower() in ("1", "true", "yes")
         volunteers = Volunteer.objects.prefetch_related(
             Prefetch("skills", queryset=Skill.objects.only("code")), "teams"
         )
-        return _filtered(volunteers, params, ["on_duty", "township", "teams", "skills__code"])
+        return volunteers.filter(**query_filters(self.request, VolunteerFilters))
 
 
 class VolunteerDetail(generics.RetrieveAPIView):
@@ -160,15 +172,25 @@ class VolunteerDetail(generics.RetrieveAPIView):
     queryset = Volunteer.objects.prefetch_related("skills", "teams")
 
 
+class VehicleFilters(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=VehicleKind.choices, required=False)
+    status = serializers.ChoiceField(choices=VehicleStatus.choices, required=False)
+    township = serializers.IntegerField(required=False, min_value=1)
+
+
 class VehicleList(generics.ListAPIView):
     """Vehicles (filters: `kind`, `status`, `township`)."""
 
     serializer_class = VehicleSerializer
     permission_classes = [IsCoordinatorOrCommander]
 
+    @extend_schema(parameters=[VehicleFilters])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
         vehicles = Vehicle.objects.prefetch_related("crew")
-        return _filtered(vehicles, self.request.query_params, ["kind", "status", "township"])
+        return vehicles.filter(**query_filters(self.request, VehicleFilters))
 
 
 class TeamList(generics.ListAPIView):

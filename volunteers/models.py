@@ -3,19 +3,22 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from volunteers.geo import coordinate_constraints
+from config.constraints import choice_constraint, coordinate_constraints
 
 LATITUDE_VALIDATORS = [MinValueValidator(-90), MaxValueValidator(90)]
 LONGITUDE_VALIDATORS = [MinValueValidator(-180), MaxValueValidator(180)]
 
 
+class TownshipKind(models.TextChoices):
+    SUBDISTRICT = "subdistrict", "街道 subdistrict"
+    TOWN = "town", "镇 town"
+    TOWNSHIP = "township", "乡 township"
+
+
 class Township(models.Model):
     """One of the city's townships (subdistrict, town or township) and its seat."""
 
-    class Kind(models.TextChoices):
-        SUBDISTRICT = "subdistrict", "街道 subdistrict"
-        TOWN = "town", "镇 town"
-        TOWNSHIP = "township", "乡 township"
+    Kind = TownshipKind
 
     name = models.CharField(max_length=50, unique=True)
     name_en = models.CharField(max_length=80, blank=True)
@@ -25,7 +28,7 @@ class Township(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = coordinate_constraints("", "seat")
+        constraints = [*coordinate_constraints("", "seat"), choice_constraint("kind", TownshipKind)]
 
     def __str__(self):
         return self.name
@@ -43,13 +46,16 @@ class Skill(models.Model):
         return f"{self.name_zh} ({self.code})"
 
 
+class TeamKind(models.TextChoices):
+    ASSOCIATION = "association", "协会 association"
+    BRANCH = "branch", "行业分会 trade branch"
+    RESCUE = "rescue", "救援队 rescue team"
+
+
 class Team(models.Model):
     """An association (新联会), a trade branch, or a rescue team such as 蓝天救援队."""
 
-    class Kind(models.TextChoices):
-        ASSOCIATION = "association", "协会 association"
-        BRANCH = "branch", "行业分会 trade branch"
-        RESCUE = "rescue", "救援队 rescue team"
+    Kind = TeamKind
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -57,9 +63,14 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [choice_constraint("kind", TeamKind)]
 
     def __str__(self):
         return self.name
+
+
+TRAVEL_RANGE_KM_MIN = 0.1
+TRAVEL_RANGE_KM_MAX = 500
 
 
 class TravelMode(models.TextChoices):
@@ -81,7 +92,11 @@ class Volunteer(models.Model):
     on_duty = models.BooleanField(default=False)
     travel_mode = models.CharField(max_length=8, choices=TravelMode.choices, default=TravelMode.CAR)
     travel_range_km = models.FloatField(
-        default=15, validators=[MinValueValidator(0.1), MaxValueValidator(500)]
+        default=15,
+        validators=[
+            MinValueValidator(TRAVEL_RANGE_KM_MIN),
+            MaxValueValidator(TRAVEL_RANGE_KM_MAX),
+        ],
     )
     home_latitude = models.FloatField(null=True, blank=True, validators=LATITUDE_VALIDATORS)
     home_longitude = models.FloatField(null=True, blank=True, validators=LONGITUDE_VALIDATORS)
@@ -99,6 +114,7 @@ class Volunteer(models.Model):
             models.CheckConstraint(
                 condition=Q(travel_range_km__gt=0), name="volunteer_travel_range_positive"
             ),
+            choice_constraint("travel_mode", TravelMode),
         ]
 
     def __str__(self):
@@ -114,11 +130,14 @@ class VehicleKind(models.TextChoices):
     BUS = "bus", "大客车 bus"
 
 
+class VehicleStatus(models.TextChoices):
+    AVAILABLE = "available", "可调度 available"
+    ASSIGNED = "assigned", "执行任务 assigned"
+    OUT_OF_SERVICE = "out_of_service", "停用 out of service"
+
+
 class Vehicle(models.Model):
-    class Status(models.TextChoices):
-        AVAILABLE = "available", "可调度 available"
-        ASSIGNED = "assigned", "执行任务 assigned"
-        OUT_OF_SERVICE = "out_of_service", "停用 out of service"
+    Status = VehicleStatus
 
     call_sign = models.CharField(max_length=30, unique=True)
     kind = models.CharField(max_length=12, choices=VehicleKind.choices)
@@ -144,6 +163,8 @@ class Vehicle(models.Model):
             models.CheckConstraint(
                 condition=Q(max_water_depth_m__gte=0), name="vehicle_water_depth_not_negative"
             ),
+            choice_constraint("kind", VehicleKind),
+            choice_constraint("status", VehicleStatus),
         ]
 
     def __str__(self):

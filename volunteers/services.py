@@ -1,20 +1,43 @@
 """Writes to volunteers and vehicles. Views, consumers, tasks and commands call these."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from dispatch.events import event_record
 from dispatch.models import EventKind
-from volunteers.models import Volunteer
+from volunteers.models import (
+    TRAVEL_RANGE_KM_MAX,
+    TRAVEL_RANGE_KM_MIN,
+    TravelMode,
+    Volunteer,
+)
 
 
-class LocationError(ValueError):
+class LocationError(ValidationError):
     pass
 
 
-def validate_coordinates(*, latitude: float, longitude: float) -> None:
+def validate_coordinates(*, latitude: float | None, longitude: float | None) -> None:
+    if latitude is None or longitude is None:
+        raise LocationError("Send latitude and longitude together.")
+    # Written so that NaN, which compares false with everything, is refused too.
     if not (-90 <= latitude <= 90) or not (-180 <= longitude <= 180):
         raise LocationError("Latitude must lie in [-90, 90] and longitude in [-180, 180].")
+
+
+def validate_travel_preferences(*, travel_mode: str | None, travel_range_km: float | None) -> None:
+    if travel_mode is not None and travel_mode not in TravelMode.values:
+        raise ValidationError({"travel_mode": f"Unknown travel mode {travel_mode!r}."})
+    if travel_range_km is not None and not (
+        TRAVEL_RANGE_KM_MIN <= travel_range_km <= TRAVEL_RANGE_KM_MAX
+    ):
+        raise ValidationError(
+            {
+                "travel_range_km": f"The travel range lies between {TRAVEL_RANGE_KM_MIN} "
+                f"and {TRAVEL_RANGE_KM_MAX} km."
+            }
+        )
 
 
 @transaction.atomic
@@ -58,7 +81,12 @@ def volunteer_update_self(
     travel_mode: str | None = None,
     travel_range_km: float | None = None,
 ) -> Volunteer:
-    """What a volunteer changes about themselves from the phone, all or nothing."""
+    """What a volunteer changes about themselves from the phone, all or nothing: every
+    part is checked before anything is written."""
+    validate_travel_preferences(travel_mode=travel_mode, travel_range_km=travel_range_km)
+    location_given = latitude is not None or longitude is not None
+    if location_given:
+        validate_coordinates(latitude=latitude, longitude=longitude)
     preferences = {
         name: value
         for name, value in (("travel_mode", travel_mode), ("travel_range_km", travel_range_km))
@@ -68,7 +96,7 @@ def volunteer_update_self(
         Volunteer.objects.filter(pk=volunteer.pk).update(**preferences)
         for name, value in preferences.items():
             setattr(volunteer, name, value)
-    if latitude is not None and longitude is not None:
+    if location_given:
         volunteer_update_location(volunteer=volunteer, latitude=latitude, longitude=longitude)
     if on_duty is not None:
         volunteer_set_duty(volunteer=volunteer, on_duty=on_duty)
