@@ -19,6 +19,9 @@ from volunteers.roles import Role
 
 DEMO_PASSWORD = "correct-horse-battery"
 
+# Tests sign many users in; the production hasher's cost is for attackers, not for us.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings():

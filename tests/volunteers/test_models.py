@@ -10,6 +10,7 @@ from volunteers.models import Township, Vehicle, VehicleKind, Volunteer
 
 OUT_OF_RANGE = [(90.5, 113.7), (-91, 113.7), (34.4, 180.5), (34.4, -181)]
 
+
 def make_vehicle(township, **fields) -> Vehicle:
     defaults = {
         "call_sign": "蓝天-01",
