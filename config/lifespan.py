@@ -12,7 +12,10 @@ async def lifespan(scope, receive, send):
             if settings.EMBEDDED:
                 from config.celery import app
                 from config.embedded import embedded_celery_start
+                from dispatch.availability import index_rebuild
 
+                # The in-memory location index starts empty in every process.
+                await sync_to_async(index_rebuild, thread_sensitive=False)()
                 runner = await sync_to_async(embedded_celery_start, thread_sensitive=False)(app)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

@@ -228,10 +228,39 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dispatch.tasks.events_relay",
         "schedule": float(env_int("EVENT_RELAY_SECONDS", 5)),
     },
+    "expire-unanswered-offers": {
+        "task": "dispatch.tasks.offers_expire",
+        "schedule": float(env_int("OFFER_SWEEP_SECONDS", 5)),
+    },
+    "redispatch-unfilled-needs": {
+        "task": "dispatch.tasks.needs_redispatch",
+        "schedule": float(env_int("REDISPATCH_SECONDS", 30)),
+    },
+    "reconcile-location-index": {
+        "task": "dispatch.tasks.index_reconcile",
+        "schedule": float(env_int("INDEX_RECONCILE_SECONDS", 60)),
+    },
 }
+
+# --- Dispatch -----------------------------------------------------------------------
+
+# How long an offer waits for an answer before it expires and the next candidate is
+# asked, by incident priority (4 critical .. 1 low).
+OFFER_TIMEOUT_SECONDS = {
+    4: env_int("OFFER_TIMEOUT_CRITICAL", 90),
+    3: env_int("OFFER_TIMEOUT_HIGH", 180),
+    2: env_int("OFFER_TIMEOUT_NORMAL", 600),
+    1: env_int("OFFER_TIMEOUT_LOW", 1800),
+}
+# Urgent needs are offered to this many percent more people than they need: few
+# accept, the first to accept win and the others are told "not needed" (DESIGN.md §5).
+URGENT_EXTRA_OFFERS_PERCENT = env_int("URGENT_EXTRA_OFFERS_PERCENT", 50)
+# Candidates fetched from the location index per offer wanted, before filtering.
+CANDIDATES_PER_OFFER = env_int("CANDIDATES_PER_OFFER", 10)
 
 # The location index (DESIGN.md §5): Redis GEO sets in production, in-process otherwise.
 LOCATION_INDEX_URL = "" if EMBEDDED else redis_url_with_db_offset(REDIS_URL, 2)
+LOCATION_INDEX_PREFIX = env_str("LOCATION_INDEX_PREFIX", "tongxin:geo:")
 
 LOGGING = {
     "version": 1,

@@ -29,6 +29,33 @@ api_patterns = [
     path("skills/", volunteers_api.SkillList.as_view(), name="skills"),
     path("townships/", volunteers_api.TownshipList.as_view(), name="townships"),
     path("log/", dispatch_api.DeploymentLog.as_view(), name="log"),
+    path("me/assignments/", dispatch_api.MyAssignments.as_view(), name="my-assignments"),
+    path(
+        "incidents/<int:pk>/assignments/",
+        dispatch_api.IncidentAssignments.as_view(),
+        name="incident-assignments",
+    ),
+    path("needs/<int:pk>/assign/", dispatch_api.NeedAssign.as_view(), name="need-assign"),
+    path(
+        "assignments/<int:pk>/accept/",
+        dispatch_api.AssignmentAccept.as_view(),
+        name="assignment-accept",
+    ),
+    path(
+        "assignments/<int:pk>/decline/",
+        dispatch_api.AssignmentDecline.as_view(),
+        name="assignment-decline",
+    ),
+    path(
+        "assignments/<int:pk>/status/",
+        dispatch_api.AssignmentProgress.as_view(),
+        name="assignment-status",
+    ),
+    path(
+        "assignments/<int:pk>/unassign/",
+        dispatch_api.AssignmentUnassign.as_view(),
+        name="assignment-unassign",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", views.api_root, name="root"),

@@ -1,9 +1,23 @@
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from config.api import IsCoordinatorOrCommander, query_filters
-from dispatch.models import DeploymentEvent
+from config.api import (
+    Conflict,
+    IsCoordinator,
+    IsCoordinatorOrCommander,
+    IsVolunteer,
+    query_filters,
+)
+from dispatch import services
+from dispatch.models import OPEN_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
 from dispatch.selectors import log_events
+from incidents.models import Need
+from volunteers.models import Vehicle, Volunteer
 
 
 class DeploymentEventSerializer(serializers.ModelSerializer):
@@ -50,3 +64,219 @@ class DeploymentLog(generics.ListAPIView):
 
     def get_queryset(self):
         return log_events(**query_filters(self.request, LogFilterSerializer))
+
+
+# --- offers and assignments -----------------------------------------------------------
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    incident = serializers.IntegerField(source="need.incident_id", read_only=True)
+    incident_title = serializers.CharField(source="need.incident.title", read_only=True)
+    latitude = serializers.FloatField(source="need.incident.latitude", read_only=True)
+    longitude = serializers.FloatField(source="need.incident.longitude", read_only=True)
+    need_text = serializers.CharField(source="need.__str__", read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id",
+            "need",
+            "need_text",
+            "incident",
+            "incident_title",
+            "latitude",
+            "longitude",
+            "volunteer",
+            "vehicle",
+            "status",
+            "offered_by",
+            "distance_m",
+            "eta_seconds",
+            "offered_at",
+            "expires_at",
+            "answered_at",
+            "en_route_at",
+            "on_scene_at",
+            "finished_at",
+            "people_moved",
+            "reason",
+        ]
+        read_only_fields = fields
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class RequiredReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class ProgressSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[AssignmentStatus.EN_ROUTE, AssignmentStatus.ON_SCENE, AssignmentStatus.COMPLETED]
+    )
+    people_moved = serializers.IntegerField(required=False, min_value=0, allow_null=True)
+
+
+class ManualAssignSerializer(serializers.Serializer):
+    volunteer = serializers.PrimaryKeyRelatedField(
+        queryset=Volunteer.objects.all(), required=False, allow_null=True
+    )
+    vehicle = serializers.PrimaryKeyRelatedField(
+        queryset=Vehicle.objects.all(), required=False, allow_null=True
+    )
+    reason = serializers.CharField(max_length=300)
+
+    def validate(self, attrs):
+        if (attrs.get("volunteer") is None) == (attrs.get("vehicle") is None):
+            raise serializers.ValidationError("Give a volunteer or a vehicle.")
+        return attrs
+
+
+def _domain_error(error: services.DispatchError) -> Exception:
+    """The HTTP answer to a refused dispatch request, with the reason for the user."""
+    if isinstance(error, services.NotYours):
+        return PermissionDenied(str(error))
+    if isinstance(error, services.InvalidTransition):
+        return ValidationError({"detail": str(error)})
+    return Conflict(str(error))
+
+
+def _assignments():
+    return Assignment.objects.select_related("need__incident", "need__skill")
+
+
+def _validated(serializer_class, request) -> dict:
+    form = serializer_class(data=request.data)
+    form.is_valid(raise_exception=True)
+    return form.validated_data
+
+
+class MyAssignments(generics.ListAPIView):
+    """A volunteer's own offers and assignments, newest first (`?open=1`: only those
+    still open), including offers to vehicles they crew."""
+
+    serializer_class = AssignmentSerializer
+    permission_classes = [IsVolunteer]
+
+    def get_queryset(self):
+        volunteer = self.request.user.volunteer
+        mine = (
+            _assignments()
+            .filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
+            .distinct()
+            .order_by("-offered_at", "-id")
+        )
+        if self.request.query_params.get("open") in ("1", "true"):
+            mine = mine.filter(status__in=OPEN_STATUSES)
+        return mine
+
+
+class IncidentAssignments(generics.ListAPIView):
+    """Every offer and assignment of an incident, for coordinators and commanders."""
+
+    serializer_class = AssignmentSerializer
+    permission_classes = [IsCoordinatorOrCommander]
+
+    def get_queryset(self):
+        return _assignments().filter(need__incident_id=self.kwargs["pk"])
+
+
+class _AssignmentAction(APIView):
+    request_serializer = None
+
+    def act(self, request, assignment_id: int, data: dict):
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        data = _validated(self.request_serializer, request) if self.request_serializer else {}
+        get_object_or_404(Assignment, pk=pk)
+        try:
+            assignment = self.act(request, pk, data)
+        except services.DispatchError as error:
+            raise _domain_error(error) from None
+        return Response(AssignmentSerializer(_assignments().get(pk=assignment.pk)).data)
+
+
+class AssignmentAccept(_AssignmentAction):
+    """Accept an offer (409 with the reason when it is already filled or expired)."""
+
+    permission_classes = [IsVolunteer]
+
+    @extend_schema(request=None, responses=AssignmentSerializer)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, assignment_id, data):
+        return services.assignment_accept(
+            assignment_id=assignment_id, volunteer=request.user.volunteer
+        )
+
+
+class AssignmentDecline(_AssignmentAction):
+    permission_classes = [IsVolunteer]
+    request_serializer = ReasonSerializer
+
+    @extend_schema(request=ReasonSerializer, responses=AssignmentSerializer)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, assignment_id, data):
+        return services.assignment_decline(
+            assignment_id=assignment_id, volunteer=request.user.volunteer, reason=data["reason"]
+        )
+
+
+class AssignmentProgress(_AssignmentAction):
+    """Report en route, on scene, or completed (with `people_moved` for rescues)."""
+
+    permission_classes = [IsVolunteer]
+    request_serializer = ProgressSerializer
+
+    @extend_schema(request=ProgressSerializer, responses=AssignmentSerializer)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, assignment_id, data):
+        return services.assignment_progress(
+            assignment_id=assignment_id,
+            volunteer=request.user.volunteer,
+            status=data["status"],
+            people_moved=data.get("people_moved"),
+        )
+
+
+class AssignmentUnassign(_AssignmentAction):
+    """A coordinator takes someone off (or withdraws an offer), with a reason."""
+
+    permission_classes = [IsCoordinator]
+    request_serializer = RequiredReasonSerializer
+
+    @extend_schema(request=RequiredReasonSerializer, responses=AssignmentSerializer)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, assignment_id, data):
+        return services.assignment_unassign(
+            assignment_id=assignment_id, actor=request.user, reason=data["reason"]
+        )
+
+
+class NeedAssign(APIView):
+    """A coordinator assigns a volunteer or a vehicle to a need by hand, with a reason."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=ManualAssignSerializer, responses=AssignmentSerializer)
+    def post(self, request, pk: int):
+        data = _validated(ManualAssignSerializer, request)
+        get_object_or_404(Need, pk=pk)
+        target = services.ManualTarget(volunteer=data.get("volunteer"), vehicle=data.get("vehicle"))
+        try:
+            assignment = services.assignment_assign_manually(
+                need_id=pk, target=target, actor=request.user, reason=data["reason"]
+            )
+        except services.DispatchError as error:
+            raise _domain_error(error) from None
+        return Response(AssignmentSerializer(_assignments().get(pk=assignment.pk)).data, status=201)

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dispatch.models import DeploymentEvent, EventKind
+from volunteers.models import Vehicle
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +93,14 @@ def event_frame(event: DeploymentEvent) -> dict:
 
 
 def event_groups(event: DeploymentEvent) -> list[str]:
+    """The dashboard, and the phones of whoever the event concerns: the volunteer, or
+    the crew of the vehicle."""
     groups = [DASHBOARD_GROUP]
     if event.volunteer_id:
         groups.append(volunteer_group(event.volunteer_id))
+    if event.vehicle_id:
+        crew = Vehicle.crew.through.objects.filter(vehicle_id=event.vehicle_id)
+        groups += [volunteer_group(pk) for pk in crew.values_list("volunteer_id", flat=True)]
     return groups
 
 

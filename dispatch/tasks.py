@@ -1,10 +1,52 @@
-"""Celery tasks: thin wrappers over services, safe to run twice or concurrently."""
+"""Celery tasks: thin wrappers over services. Each is safe to run twice or at the same
+time as itself (acks late: a worker killed mid-task means the task runs again), and
+the periodic ones derive their work from the database, so a lost message only delays."""
 
 from celery import shared_task
 
-from dispatch.events import events_relay as relay_unpublished_events
+from dispatch import availability, events, services
 
 
 @shared_task(name="dispatch.tasks.events_relay", ignore_result=True)
 def events_relay() -> int:
-    return relay_unpublished_events()
+    return events.events_relay()
+
+
+@shared_task(name="dispatch.tasks.incident_dispatch", ignore_result=True)
+def incident_dispatch(incident_id: int) -> int:
+    return len(services.incident_dispatch(incident_id=incident_id))
+
+
+@shared_task(name="dispatch.tasks.needs_dispatch", ignore_result=True)
+def needs_dispatch(need_ids: list[int]) -> int:
+    return len(services.needs_dispatch(need_ids=need_ids))
+
+
+@shared_task(name="dispatch.tasks.offers_expire", ignore_result=True)
+def offers_expire() -> int:
+    """Expire unanswered offers and escalate: offer their needs to the next best."""
+    need_ids = services.offers_expire()
+    if need_ids:
+        services.needs_dispatch(need_ids=need_ids)
+    return len(need_ids)
+
+
+@shared_task(name="dispatch.tasks.needs_redispatch", ignore_result=True)
+def needs_redispatch() -> int:
+    """Offer again every need left unfilled (declines, expiries, lost messages,
+    volunteers who came on duty since): planned together, as a surge is."""
+    return len(services.needs_dispatch(need_ids=services.unfilled_need_ids()))
+
+
+@shared_task(name="dispatch.tasks.offers_withdraw_from_busy", ignore_result=True)
+def offers_withdraw_from_busy(volunteer_id: int | None = None, vehicle_id: int | None = None):
+    need_ids = services.offers_withdraw_from_busy(volunteer_id=volunteer_id, vehicle_id=vehicle_id)
+    if need_ids:
+        services.needs_dispatch(need_ids=need_ids)
+    return len(need_ids)
+
+
+@shared_task(name="dispatch.tasks.index_reconcile", ignore_result=True)
+def index_reconcile() -> dict:
+    """Rebuild the location index from the database (Redis keeps nothing on disk)."""
+    return availability.index_rebuild()

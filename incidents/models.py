@@ -23,6 +23,13 @@ class IncidentKind(models.TextChoices):
     DISTRIBUTION = "distribution", "物资发放 distribution"
 
 
+# Urgent response: now, nearest first, over-offer and escalate fast. The other kinds are
+# shift staffing: a window, spread fairly (DESIGN.md §1).
+URGENT_KINDS = frozenset(
+    {IncidentKind.FLOOD_RESCUE, IncidentKind.EVACUATION, IncidentKind.MEDICAL, IncidentKind.SEARCH}
+)
+
+
 class IncidentStatus(models.TextChoices):
     OPEN = "open", "进行中 open"
     RESOLVED = "resolved", "已完成 resolved"
@@ -83,6 +90,10 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+    @property
+    def is_urgent(self) -> bool:
+        return self.kind in URGENT_KINDS
 
 
 class Need(models.Model):

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from dispatch.events import event_record
 from dispatch.models import EventKind
+from dispatch.services import incident_assignments_close
+from dispatch.tasks import incident_dispatch
 from incidents.models import Incident, Need
 from volunteers.models import Skill, Township
 from volunteers.selectors import township_nearest
@@ -110,6 +112,7 @@ def incident_open(
             "needs": [need.pk for need in built],
         },
     )
+    incident_dispatch.delay_on_commit(incident.pk)
     return incident
 
 
@@ -129,6 +132,7 @@ def _incident_close(*, incident: Incident, actor, status: str, note: str) -> Inc
         incident.refresh_from_db()
         raise IncidentClosed(f"Incident #{incident.pk} is already {incident.status}.")
     incident.status, incident.closed_at, incident.close_note = status, now, note
+    incident_assignments_close(incident=incident, actor=actor, reason=f"incident {status}")
     event_record(
         kind=EventKind.INCIDENT_RESOLVED
         if status == Incident.Status.RESOLVED

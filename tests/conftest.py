@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.test import APIClient
 
+from dispatch.location_index import location_index
 from dispatch.models import EventSequence
 from tests.backends import REQUIRE_SERVICES
 from volunteers.models import Skill, Township, Volunteer
@@ -69,13 +70,13 @@ _ON_DATABASE: set[str] = set()
 
 def pytest_collection_modifyitems(items):
     # What ran on Redis: tests marked `redis`, and, when the run has Redis, the tests
-    # on the channel layer (it is then channels-redis).
+    # on the channel layer and the location index (both are then Redis).
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         if item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(fixtures):
             _ON_DATABASE.add(item.nodeid)
-        on_channel_layer = "channel_layer" in fixtures
-        if item.get_closest_marker("redis") or (on_channel_layer and not settings.EMBEDDED):
+        on_redis_backends = {"channel_layer", "live_index"} & set(fixtures)
+        if item.get_closest_marker("redis") or (on_redis_backends and not settings.EMBEDDED):
             _ON_REDIS.add(item.nodeid)
 
 
@@ -153,6 +154,18 @@ def channel_layer():
     yield layer
     if hasattr(layer, "flush"):
         async_to_sync(layer.flush)()
+
+
+@pytest.fixture
+def live_index():
+    """The location index this process uses (Redis when the run has it), empty. Its
+    keys are this run's own (tests/backends.py sets LOCATION_INDEX_PREFIX)."""
+    location_index.cache_clear()
+    index = location_index()
+    index.replace_all({})
+    yield index
+    index.replace_all({})
+    location_index.cache_clear()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from dispatch.availability import availability_sync_on_commit
 from dispatch.events import event_record
 from dispatch.models import EventKind
 from volunteers.models import (
@@ -46,6 +47,7 @@ def volunteer_set_duty(*, volunteer: Volunteer, on_duty: bool, actor=None) -> Vo
     on-duty volunteers); setting the state a volunteer already has changes nothing."""
     changed = Volunteer.objects.filter(pk=volunteer.pk, on_duty=not on_duty).update(on_duty=on_duty)
     volunteer.on_duty = on_duty
+    availability_sync_on_commit(volunteer_ids=[volunteer.pk])
     if changed:
         event_record(
             kind=EventKind.VOLUNTEER_ON_DUTY if on_duty else EventKind.VOLUNTEER_OFF_DUTY,
@@ -68,6 +70,7 @@ def volunteer_update_location(
     )
     volunteer.last_latitude, volunteer.last_longitude = latitude, longitude
     volunteer.last_located_at = now
+    availability_sync_on_commit(volunteer_ids=[volunteer.pk])
     return volunteer
 
 

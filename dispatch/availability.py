@@ -1,0 +1,205 @@
+"""Who is available, computed from the database, and the location index kept in step.
+
+The database is the truth (DESIGN.md §4); the location index is derived from it:
+
+- a volunteer is available when on duty, with a known position (last reported, else
+  home) and not busy (no assignment in ACTIVE_STATUSES). An available volunteer is in
+  volunteer_key(skill) for each of their skills;
+- a vehicle is available when its status is AVAILABLE, it has a position and no
+  active assignment. It is then in vehicle_key(kind).
+
+The services that change duty, positions or assignments call availability_sync_on_commit
+in their transaction; the index follows once the change has committed, so a rolled-back
+change never reaches it. index_rebuild recomputes the whole index: on start (Redis keeps
+nothing on disk here) and periodically, to repair whatever a lost hook missed.
+
+This module reads the database and writes only the index.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from dispatch.location_index import location_index, vehicle_key, volunteer_key
+from dispatch.models import ACTIVE_STATUSES, Assignment
+from volunteers.models import Skill, Vehicle, VehicleKind, VehicleStatus, Volunteer
+
+logger = logging.getLogger(__name__)
+
+Contents = dict[str, dict[int, tuple[float, float]]]
+
+
+def _position(latitude, longitude) -> tuple[float, float] | None:
+    if latitude is None or longitude is None:
+        return None
+    return latitude, longitude
+
+
+def volunteer_position(volunteer) -> tuple[float, float] | None:
+    """Where to look for a volunteer: the last reported position, else home."""
+    return _position(volunteer.last_latitude, volunteer.last_longitude) or _position(
+        volunteer.home_latitude, volunteer.home_longitude
+    )
+
+
+def volunteer_is_available(volunteer, *, busy: bool) -> bool:
+    return bool(volunteer.on_duty) and not busy and volunteer_position(volunteer) is not None
+
+
+def _volunteer_busy_ids() -> set[int]:
+    return set(
+        Assignment.objects.filter(status__in=ACTIVE_STATUSES, volunteer__isnull=False)
+        .values_list("volunteer_id", flat=True)
+        .distinct()
+    )
+
+
+def _vehicle_busy_ids() -> set[int]:
+    return set(
+        Assignment.objects.filter(status__in=ACTIVE_STATUSES, vehicle__isnull=False)
+        .values_list("vehicle_id", flat=True)
+        .distinct()
+    )
+
+
+def availability_sync_volunteer(*, volunteer_id: int) -> None:
+    """Put the volunteer, as the database has them now, in the key of each of their
+    skills, or drop them from every volunteer key. Safe to repeat."""
+    index = location_index()
+    volunteer = Volunteer.objects.filter(pk=volunteer_id).only(
+        "on_duty", "last_latitude", "last_longitude", "home_latitude", "home_longitude"
+    )
+    volunteer = volunteer.first()
+    skills: set[str] = set()
+    position = None
+    if volunteer is not None:
+        busy = Assignment.objects.filter(
+            volunteer_id=volunteer_id, status__in=ACTIVE_STATUSES
+        ).exists()
+        if volunteer_is_available(volunteer, busy=busy):
+            position = volunteer_position(volunteer)
+            skills = set(volunteer.skills.values_list("code", flat=True))
+    # Dropped from every skill's key, not only their current skills': a skill taken
+    # away since the last sync must not leave them behind.
+    every_skill = set(Skill.objects.values_list("code", flat=True))
+    for code in sorted(every_skill - skills):
+        index.drop(volunteer_key(code), volunteer_id)
+    if position is not None:
+        latitude, longitude = position
+        for code in sorted(skills):
+            index.put(volunteer_key(code), volunteer_id, latitude=latitude, longitude=longitude)
+
+
+def availability_sync_vehicle(*, vehicle_id: int) -> None:
+    """Put the vehicle in its kind's key when it is available, else drop it; it is
+    dropped from every other kind's key in any case (its kind may have changed)."""
+    index = location_index()
+    row = (
+        Vehicle.objects.filter(pk=vehicle_id)
+        .values_list("kind", "status", "latitude", "longitude")
+        .first()
+    )
+    kind = position = None
+    if row is not None:
+        kind, status, latitude, longitude = row
+        busy = Assignment.objects.filter(vehicle_id=vehicle_id, status__in=ACTIVE_STATUSES).exists()
+        if status == VehicleStatus.AVAILABLE and not busy:
+            position = _position(latitude, longitude)
+    for other in VehicleKind.values:
+        if other != kind or position is None:
+            index.drop(vehicle_key(other), vehicle_id)
+    if position is not None:
+        index.put(vehicle_key(kind), vehicle_id, latitude=position[0], longitude=position[1])
+
+
+def availability_sync_on_commit(
+    *, volunteer_ids: Iterable[int] = (), vehicle_ids: Iterable[int] = ()
+) -> None:
+    """Bring these resources' index entries up to date once the current transaction
+    commits (at once outside a transaction). Nothing happens on rollback.
+
+    A failed sync (Redis unreachable, say) is logged and does not disturb the caller,
+    whose change has already committed; the periodic rebuild repairs the index."""
+    volunteer_ids = sorted(set(volunteer_ids))
+    vehicle_ids = sorted(set(vehicle_ids))
+    if not volunteer_ids and not vehicle_ids:
+        return
+
+    def sync():
+        for volunteer_id in volunteer_ids:
+            try:
+                availability_sync_volunteer(volunteer_id=volunteer_id)
+            except Exception:
+                logger.exception(
+                    "index sync of volunteer %s failed; the next rebuild repairs it", volunteer_id
+                )
+        for vehicle_id in vehicle_ids:
+            try:
+                availability_sync_vehicle(vehicle_id=vehicle_id)
+            except Exception:
+                logger.exception(
+                    "index sync of vehicle %s failed; the next rebuild repairs it", vehicle_id
+                )
+
+    transaction.on_commit(sync)
+
+
+def index_contents() -> Contents:
+    """The whole index as the database says it should be, in five queries and no
+    model instances (33k volunteers take a few hundred milliseconds)."""
+    contents: Contents = defaultdict(dict)
+
+    busy = _volunteer_busy_ids()
+    positions: dict[int, tuple[float, float]] = {}
+    rows = Volunteer.objects.filter(on_duty=True).values_list(
+        "id", "last_latitude", "last_longitude", "home_latitude", "home_longitude"
+    )
+    for volunteer_id, last_lat, last_lng, home_lat, home_lng in rows:
+        if volunteer_id in busy:
+            continue
+        position = _position(last_lat, last_lng) or _position(home_lat, home_lng)
+        if position is not None:
+            positions[volunteer_id] = position
+    skills = Volunteer.skills.through.objects.filter(volunteer__on_duty=True).values_list(
+        "volunteer_id", "skill__code"
+    )
+    for volunteer_id, code in skills:
+        position = positions.get(volunteer_id)
+        if position is not None:
+            contents[volunteer_key(code)][volunteer_id] = position
+
+    busy = _vehicle_busy_ids()
+    vehicles = Vehicle.objects.filter(
+        status=VehicleStatus.AVAILABLE, latitude__isnull=False, longitude__isnull=False
+    ).values_list("id", "kind", "latitude", "longitude")
+    for vehicle_id, kind, latitude, longitude in vehicles:
+        if vehicle_id not in busy:
+            contents[vehicle_key(kind)][vehicle_id] = (latitude, longitude)
+    return dict(contents)
+
+
+def index_rebuild() -> dict[str, int]:
+    """Make the index what the database says, and return the size of each key.
+
+    A change that commits while the database is being read can have its own sync
+    overwritten by the swap. So the database is read a second time after the swap and
+    whatever differs from the first reading is applied member by member: a change that
+    committed before the second reading is in the index when this returns."""
+    index = location_index()
+    first = index_contents()
+    index.replace_all(first)
+    second = index_contents()
+    _apply_difference(index, before=first, after=second)
+    return {key: len(members) for key, members in sorted(second.items())}
+
+
+def _apply_difference(index, *, before: Contents, after: Contents) -> None:
+    for key in before.keys() | after.keys():
+        old, new = before.get(key, {}), after.get(key, {})
+        for member in old.keys() - new.keys():
+            index.drop(key, member)
+        for member, position in new.items():
+            if old.get(member) != position:
+                index.put(key, member, latitude=position[0], longitude=position[1])

@@ -1,0 +1,475 @@
+"""The offer life cycle (DESIGN.md §4–5): offer, accept, decline, expire, progress,
+withdraw, cancel, manual assign and unassign. Every transition writes its log event
+in the same transaction; the location index follows after commit.
+
+Concurrency, in one place: every write to a need's assignments first locks the need's
+row (SELECT ... FOR UPDATE). Accepts, offers and withdrawals on one need therefore run
+one after another, so "is there still a place?" is answered on fresh data and a need
+never takes more than it asked for. Double booking across needs is refused by the
+database (one_active_assignment_per_volunteer / _per_vehicle), which is the only place
+that sees every need at once.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dispatch import matching, tasks
+from dispatch.availability import availability_sync_on_commit
+from dispatch.events import event_record
+from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, EventKind
+from dispatch.selectors import (
+    ASKED_STATUSES,
+    FILLED_STATUSES,
+    candidates_for,
+    need_demand,
+    need_open_places,
+)
+from incidents.models import Incident, Need
+from volunteers.models import Vehicle, Volunteer
+
+
+class DispatchError(Exception):
+    """A request the current state refuses; the message says why, for the user."""
+
+
+class OfferClosed(DispatchError):
+    pass
+
+
+class NotYours(DispatchError):
+    pass
+
+
+class InvalidTransition(DispatchError):
+    pass
+
+
+class ResourceBusy(DispatchError):
+    pass
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _need_locked(need_id: int) -> Need:
+    return (
+        Need.objects.select_for_update(of=("self",))
+        .select_related("incident", "skill")
+        .get(pk=need_id)
+    )
+
+
+def _assignment_locked(assignment_id: int) -> Assignment:
+    """The assignment, with its need locked first (the order every writer follows)."""
+    need_id = Assignment.objects.values_list("need_id", flat=True).get(pk=assignment_id)
+    need = _need_locked(need_id)
+    assignment = Assignment.objects.select_related("vehicle", "volunteer").get(pk=assignment_id)
+    assignment.need = need
+    return assignment
+
+
+def _need_assignments(need: Need) -> list[Assignment]:
+    return list(need.assignments.select_related("vehicle"))
+
+
+def _resources_of(assignment: Assignment) -> dict:
+    if assignment.volunteer_id:
+        return {"volunteer_ids": [assignment.volunteer_id]}
+    return {"vehicle_ids": [assignment.vehicle_id]}
+
+
+def _event(kind: EventKind, assignment: Assignment, *, actor=None, **data) -> None:
+    event_record(
+        kind=kind,
+        actor=actor,
+        incident=assignment.need.incident,
+        need=assignment.need,
+        assignment=assignment,
+        volunteer=assignment.volunteer,
+        vehicle=assignment.vehicle,
+        data={"status": assignment.status, **data},
+    )
+
+
+def _may_answer(assignment: Assignment, volunteer: Volunteer) -> bool:
+    """A volunteer answers their own offers, and the offers to a vehicle they crew."""
+    if assignment.volunteer_id:
+        return assignment.volunteer_id == volunteer.pk
+    return assignment.vehicle.crew.filter(pk=volunteer.pk).exists()
+
+
+def _set_status(assignment: Assignment, status: str, **fields) -> None:
+    for name, value in {"status": status, **fields}.items():
+        setattr(assignment, name, value)
+    assignment.save(update_fields=["status", *fields])
+
+
+def _closed_reason(assignment: Assignment) -> str:
+    if assignment.status == AssignmentStatus.WITHDRAWN:
+        return "Already filled: this task no longer needs you. Thank you."
+    if assignment.status == AssignmentStatus.EXPIRED:
+        return "This offer expired and went to someone else."
+    return f"This offer is already {assignment.status}."
+
+
+# --- offering -------------------------------------------------------------------------
+
+
+def offer_timeout(priority: int) -> timedelta:
+    return timedelta(seconds=settings.OFFER_TIMEOUT_SECONDS[priority])
+
+
+def _offer_create(*, need: Need, pick: matching.Pick, now) -> Assignment | None:
+    resource = {"vehicle_id" if pick.is_vehicle else "volunteer_id": pick.resource_id}
+    try:
+        # A savepoint per offer: if a concurrent dispatch offered this need to the same
+        # resource a moment ago, the unique constraint refuses only this one offer.
+        with transaction.atomic():
+            return Assignment.objects.create(
+                need=need,
+                status=AssignmentStatus.OFFERED,
+                expires_at=now + offer_timeout(need.incident.priority),
+                distance_m=pick.distance_m,
+                eta_seconds=pick.eta_seconds,
+                **resource,
+            )
+    except IntegrityError:
+        return None
+
+
+def offers_make(*, need: Need, picks: list[matching.Pick]) -> list[Assignment]:
+    """Offer the need to the picked resources. Call inside a transaction holding the
+    need's lock (needs_dispatch does)."""
+    now = timezone.now()
+    offers = []
+    for pick in picks:
+        assignment = _offer_create(need=need, pick=pick, now=now)
+        if assignment is None:
+            continue
+        _event(
+            EventKind.OFFER_MADE,
+            assignment,
+            distance_m=pick.distance_m,
+            eta_seconds=pick.eta_seconds,
+            expires_at=assignment.expires_at.isoformat(),
+        )
+        offers.append(assignment)
+    return offers
+
+
+def _dispatchable_needs(need_ids: list[int]) -> list[Need]:
+    # Locked in id order, so two dispatches of overlapping needs cannot deadlock.
+    return list(
+        Need.objects.select_for_update(of=("self",))
+        .select_related("incident", "skill")
+        .filter(pk__in=need_ids, incident__status=Incident.Status.OPEN)
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def needs_dispatch(*, need_ids: list[int]) -> list[Assignment]:
+    """Plan and send the offers these needs want now, together (a surge is planned as
+    one minimum-cost assignment). Idempotent: with the needs locked, a second run sees
+    the first run's offers and sends only what is still wanted, usually nothing."""
+    needs = {need.pk: need for need in _dispatchable_needs(need_ids)}
+    assignments_by_need = {pk: _need_assignments(need) for pk, need in needs.items()}
+    demands, candidates = [], {}
+    for pk, need in needs.items():
+        demand = need_demand(need, assignments_by_need[pk])
+        if demand is None:
+            continue
+        asked = {
+            a.volunteer_id or a.vehicle_id
+            for a in assignments_by_need[pk]
+            if a.status in ASKED_STATUSES
+        }
+        demands.append(demand)
+        candidates[pk] = candidates_for(demand, exclude=asked)
+    if not demands:
+        return []
+    picks = matching.plan_optimal(demands, candidates)
+    offers = []
+    for pk, need in needs.items():
+        offers += offers_make(need=need, picks=[p for p in picks if p.need_id == pk])
+    return offers
+
+
+def incident_dispatch(*, incident_id: int) -> list[Assignment]:
+    need_ids = list(Need.objects.filter(incident_id=incident_id).values_list("pk", flat=True))
+    return needs_dispatch(need_ids=need_ids)
+
+
+def unfilled_need_ids() -> list[int]:
+    """Needs of open incidents that may want offers: the re-dispatch sweep's work."""
+    return list(
+        Need.objects.filter(incident__status=Incident.Status.OPEN)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+# --- answering ------------------------------------------------------------------------
+
+
+def _withdraw_other_offers_of_need(need: Need, *, keep: Assignment, reason: str) -> None:
+    for other in need.assignments.filter(status=AssignmentStatus.OFFERED).exclude(pk=keep.pk):
+        other.need = need
+        _set_status(other, AssignmentStatus.WITHDRAWN, answered_at=timezone.now(), reason=reason)
+        _event(EventKind.OFFER_WITHDRAWN, other, reason=reason)
+
+
+def offers_withdraw_from_busy(*, volunteer_id: int | None = None, vehicle_id: int | None = None):
+    """Someone who took one task is busy: their other open offers go to others.
+
+    Runs after the accept committed, one need at a time, and not inside the accept:
+    there it would lock a second need while holding the first, and two accepts doing
+    that in opposite orders deadlock. Until this runs, accepting one of those offers
+    is refused by the database (one active assignment per volunteer or vehicle).
+    """
+    resource = (
+        {"volunteer_id": volunteer_id} if volunteer_id is not None else {"vehicle_id": vehicle_id}
+    )
+    if not Assignment.objects.filter(status__in=ACTIVE_STATUSES, **resource).exists():
+        return []  # freed again meanwhile: their offers stand
+    offers = Assignment.objects.filter(status=AssignmentStatus.OFFERED, **resource)
+    withdrawn_needs = []
+    for assignment_id in offers.values_list("pk", flat=True):
+        with transaction.atomic():
+            assignment = _assignment_locked(assignment_id)
+            if assignment.status != AssignmentStatus.OFFERED:
+                continue
+            reason = "accepted another task"
+            _set_status(
+                assignment, AssignmentStatus.WITHDRAWN, answered_at=timezone.now(), reason=reason
+            )
+            _event(EventKind.OFFER_WITHDRAWN, assignment, reason=reason)
+            withdrawn_needs.append(assignment.need_id)
+    return withdrawn_needs
+
+
+def _after_taking_a_task(assignment: Assignment) -> None:
+    """What follows once someone takes a task: they leave the location index, and their
+    other offers are withdrawn and offered to others."""
+    availability_sync_on_commit(**_resources_of(assignment))
+    tasks.offers_withdraw_from_busy.delay_on_commit(
+        volunteer_id=assignment.volunteer_id, vehicle_id=assignment.vehicle_id
+    )
+
+
+@transaction.atomic
+def assignment_accept(*, assignment_id: int, volunteer: Volunteer) -> Assignment:
+    """Accept an offer. Of several volunteers accepting the last place at once, the
+    first to take the need's lock wins; the rest are told it is already filled."""
+    assignment = _assignment_locked(assignment_id)
+    if not _may_answer(assignment, volunteer):
+        raise NotYours("This offer is not yours.")
+    if assignment.status != AssignmentStatus.OFFERED:
+        raise OfferClosed(_closed_reason(assignment))
+    now = timezone.now()
+    if assignment.expires_at and assignment.expires_at <= now:
+        raise OfferClosed("This offer expired and went to someone else.")
+    need = assignment.need
+    if not need.incident.is_open:
+        raise OfferClosed(f"The incident is already {need.incident.status}.")
+    filled = [a for a in _need_assignments(need) if a.status in FILLED_STATUSES]
+    if need_open_places(need, filled) <= 0:
+        raise OfferClosed("Already filled: this task no longer needs you. Thank you.")
+    try:
+        with transaction.atomic():
+            _set_status(assignment, AssignmentStatus.ACCEPTED, answered_at=now)
+    except IntegrityError:
+        raise ResourceBusy("You are already on another assignment.") from None
+    _event(EventKind.OFFER_ACCEPTED, assignment, actor=volunteer.user)
+    if need_open_places(need, [*filled, assignment]) <= 0:
+        _withdraw_other_offers_of_need(need, keep=assignment, reason="not needed")
+    _after_taking_a_task(assignment)
+    return assignment
+
+
+@transaction.atomic
+def assignment_decline(*, assignment_id: int, volunteer: Volunteer, reason: str = "") -> Assignment:
+    assignment = _assignment_locked(assignment_id)
+    if not _may_answer(assignment, volunteer):
+        raise NotYours("This offer is not yours.")
+    if assignment.status != AssignmentStatus.OFFERED:
+        raise OfferClosed(_closed_reason(assignment))
+    _set_status(
+        assignment, AssignmentStatus.DECLINED, answered_at=timezone.now(), reason=reason[:300]
+    )
+    _event(EventKind.OFFER_DECLINED, assignment, actor=volunteer.user, reason=reason[:300])
+    tasks.needs_dispatch.delay_on_commit([assignment.need_id])
+    return assignment
+
+
+def offers_expire() -> list[int]:
+    """Expire every offer past its time and return the needs to offer again. Each
+    offer is claimed under its need's lock, so a sweep running twice, or racing an
+    accept, expires each offer at most once and never an accepted one."""
+    now = timezone.now()
+    due = Assignment.objects.filter(status=AssignmentStatus.OFFERED, expires_at__lte=now)
+    need_ids = set()
+    for assignment_id in due.values_list("pk", flat=True)[:1000]:
+        with transaction.atomic():
+            assignment = _assignment_locked(assignment_id)
+            if assignment.status != AssignmentStatus.OFFERED:
+                continue
+            _set_status(assignment, AssignmentStatus.EXPIRED, answered_at=now)
+            _event(EventKind.OFFER_EXPIRED, assignment)
+            need_ids.add(assignment.need_id)
+    return sorted(need_ids)
+
+
+# --- after accepting ------------------------------------------------------------------
+
+PROGRESS = {
+    AssignmentStatus.EN_ROUTE: ({AssignmentStatus.ACCEPTED}, "en_route_at"),
+    AssignmentStatus.ON_SCENE: (
+        {AssignmentStatus.ACCEPTED, AssignmentStatus.EN_ROUTE},
+        "on_scene_at",
+    ),
+    AssignmentStatus.COMPLETED: (set(ACTIVE_STATUSES), "finished_at"),
+}
+PROGRESS_EVENTS = {
+    AssignmentStatus.EN_ROUTE: EventKind.ASSIGNMENT_EN_ROUTE,
+    AssignmentStatus.ON_SCENE: EventKind.ASSIGNMENT_ON_SCENE,
+    AssignmentStatus.COMPLETED: EventKind.ASSIGNMENT_COMPLETED,
+}
+
+
+@transaction.atomic
+def assignment_progress(
+    *, assignment_id: int, volunteer: Volunteer, status: str, people_moved: int | None = None
+) -> Assignment:
+    """en route → on scene → completed (with the people moved, for rescues)."""
+    if status not in PROGRESS:
+        raise InvalidTransition(f"Unknown status {status!r}.")
+    assignment = _assignment_locked(assignment_id)
+    if not _may_answer(assignment, volunteer):
+        raise NotYours("This assignment is not yours.")
+    allowed_from, time_field = PROGRESS[status]
+    if assignment.status not in allowed_from:
+        raise InvalidTransition(f"Cannot go from {assignment.status} to {status}.")
+    if people_moved is not None and (status != AssignmentStatus.COMPLETED or people_moved < 0):
+        raise InvalidTransition("People moved are reported once, when completing.")
+    fields = {time_field: timezone.now()}
+    if status == AssignmentStatus.COMPLETED:
+        fields["people_moved"] = people_moved
+    _set_status(assignment, status, **fields)
+    _event(PROGRESS_EVENTS[status], assignment, actor=volunteer.user, people_moved=people_moved)
+    if status == AssignmentStatus.COMPLETED:
+        availability_sync_on_commit(**_resources_of(assignment))
+    return assignment
+
+
+# --- coordinators ---------------------------------------------------------------------
+
+
+def _close_assignment(assignment: Assignment, *, actor, reason: str) -> None:
+    """Withdraw an open offer or cancel active work; the resource is free again."""
+    if assignment.status == AssignmentStatus.OFFERED:
+        _set_status(
+            assignment, AssignmentStatus.WITHDRAWN, answered_at=timezone.now(), reason=reason
+        )
+        _event(EventKind.OFFER_WITHDRAWN, assignment, actor=actor, reason=reason)
+    elif assignment.status in ACTIVE_STATUSES:
+        _set_status(
+            assignment, AssignmentStatus.CANCELLED, finished_at=timezone.now(), reason=reason
+        )
+        _event(EventKind.ASSIGNMENT_CANCELLED, assignment, actor=actor, reason=reason)
+        availability_sync_on_commit(**_resources_of(assignment))
+
+
+def incident_assignments_close(*, incident: Incident, actor, reason: str) -> None:
+    """When an incident is resolved or cancelled: withdraw its open offers and free
+    everyone on it. Runs in the closing transaction."""
+    for need in Need.objects.select_for_update().filter(incident=incident).order_by("pk"):
+        open_assignments = need.assignments.filter(
+            status__in=(AssignmentStatus.OFFERED, *ACTIVE_STATUSES)
+        ).select_related("vehicle", "volunteer")
+        for assignment in open_assignments:
+            assignment.need = need
+            _close_assignment(assignment, actor=actor, reason=reason)
+
+
+@dataclass(frozen=True)
+class ManualTarget:
+    volunteer: Volunteer | None = None
+    vehicle: Vehicle | None = None
+
+
+@transaction.atomic
+def assignment_assign_manually(
+    *, need_id: int, target: ManualTarget, actor, reason: str
+) -> Assignment:
+    """A coordinator assigns someone directly (they agreed on the phone): the
+    assignment starts accepted. Refused when the need is full or the person busy."""
+    if not reason.strip():
+        raise InvalidTransition("Say why you assign by hand.")
+    if (target.volunteer is None) == (target.vehicle is None):
+        raise InvalidTransition("Assign one volunteer or one vehicle.")
+    need = _need_locked(need_id)
+    if not need.incident.is_open:
+        raise OfferClosed(f"The incident is already {need.incident.status}.")
+    assignments = _need_assignments(need)
+    filled = [a for a in assignments if a.status in FILLED_STATUSES]
+    if need_open_places(need, filled) <= 0:
+        raise OfferClosed("This need is already filled.")
+    now = timezone.now()
+    previous_offer = next(
+        (
+            a
+            for a in assignments
+            if a.status == AssignmentStatus.OFFERED
+            and (a.volunteer_id, a.vehicle_id)
+            == (getattr(target.volunteer, "pk", None), getattr(target.vehicle, "pk", None))
+        ),
+        None,
+    )
+    try:
+        with transaction.atomic():
+            if previous_offer:
+                _set_status(
+                    previous_offer,
+                    AssignmentStatus.ACCEPTED,
+                    answered_at=now,
+                    offered_by=actor,
+                    reason=reason,
+                )
+                assignment = previous_offer
+            else:
+                assignment = Assignment.objects.create(
+                    need=need,
+                    volunteer=target.volunteer,
+                    vehicle=target.vehicle,
+                    status=AssignmentStatus.ACCEPTED,
+                    offered_by=actor,
+                    answered_at=now,
+                    reason=reason[:300],
+                )
+    except IntegrityError:
+        raise ResourceBusy("Already on another assignment.") from None
+    assignment.need = need
+    _event(EventKind.OFFER_ACCEPTED, assignment, actor=actor, manual=True, reason=reason[:300])
+    if need_open_places(need, [*filled, assignment]) <= 0:
+        _withdraw_other_offers_of_need(need, keep=assignment, reason="not needed")
+    _after_taking_a_task(assignment)
+    return assignment
+
+
+@transaction.atomic
+def assignment_unassign(*, assignment_id: int, actor, reason: str) -> Assignment:
+    """A coordinator takes someone off a need (or withdraws an offer), with a reason;
+    the need is offered again."""
+    if not reason.strip():
+        raise InvalidTransition("Say why you unassign.")
+    assignment = _assignment_locked(assignment_id)
+    if assignment.status not in (AssignmentStatus.OFFERED, *ACTIVE_STATUSES):
+        raise InvalidTransition(f"This assignment is already {assignment.status}.")
+    _close_assignment(assignment, actor=actor, reason=reason[:300])
+    tasks.needs_dispatch.delay_on_commit([assignment.need_id])
+    return assignment
