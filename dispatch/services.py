@@ -205,9 +205,11 @@ def incident_dispatch(*, incident_id: int) -> list[Assignment]:
 
 
 def unfilled_need_ids() -> list[int]:
-    """Needs of open incidents that may want offers: the re-dispatch sweep's work."""
+    """Needs of open incidents that may want offers: the re-dispatch sweep's work.
+    A shift that has ended wants nobody any more."""
     return list(
         Need.objects.filter(incident__status=Incident.Status.OPEN)
+        .exclude(shift_end__lte=timezone.now())
         .order_by("pk")
         .values_list("pk", flat=True)
     )

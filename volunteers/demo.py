@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dispatch.availability import index_rebuild
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from volunteers.models import Skill, Team, Township, TravelMode, Vehicle, VehicleKind, Volunteer
@@ -628,6 +629,7 @@ def demo_seed(*, size: DemoSize, progress: Callable[[int], None] | None = None) 
     nothing, when the database already has volunteers."""
     rng = random.Random(SEED)
     with transaction.atomic():
+        transaction.on_commit(index_rebuild)  # the new volunteers, once committed
         # Inside the transaction: on SQLite (IMMEDIATE) it holds the write lock, so a
         # second seed started at the same moment waits and then finds the volunteers.
         # On PostgreSQL the second one fails on a unique constraint instead (the city

@@ -27,6 +27,7 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import Group
 from django.db import connection, models, transaction
 
+from dispatch.availability import index_rebuild
 from volunteers.models import (
     TRAVEL_RANGE_KM_MAX,
     TRAVEL_RANGE_KM_MIN,
@@ -448,6 +449,9 @@ class NewVolunteer:
 def roster_import(*, rows: Sequence[RosterRow]) -> RosterImportResult:
     """Create or update one volunteer per row, keyed by phone, in one transaction.
     Rows must come from roster_validate (one row per phone)."""
+    # Duty, positions and skills may all change: rebuild the location index once the
+    # import committed, rather than syncing thousands of volunteers one by one.
+    transaction.on_commit(index_rebuild)
     team_ids, new_teams = _teams_ensure(names=[name for row in rows for name in row.team_names])
     existing = _volunteers_by_phone([row.phone for row in rows])
     current_teams = _through_pairs(Volunteer.teams.through, "team", existing.values())

@@ -90,37 +90,34 @@ def _request(url: str, *, data: dict | None = None, token: str | None = None) ->
 def test_it_runs_the_whole_system_on_sqlite_with_no_servers(tmp_path):
     env = environment(**EMBEDDED, SQLITE_PATH=str(tmp_path / "tongxin.sqlite3"))
     _manage("migrate", "-v0", env=env)
-    _manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth.models import Group, User; "
-        "User.objects.create_user('lead', password='pw-lead-2021').groups.add("
-        "Group.objects.get(name='coordinator'))",
-        env=env,
-    )
+    _manage("seed_demo", env=env)
 
     with asgi_server(env) as base:
         pages = {
             path: _request(base + path)["status"]
             for path in ("/", "/api/schema/", "/api/docs/", "/admin/login/")
         }
-        token = json.loads(
-            _request(
-                f"{base}/api/auth/token/", data={"username": "lead", "password": "pw-lead-2021"}
-            )["body"]
-        )
-        created = _request(
-            f"{base}/api/incidents/",
-            token=token["token"],
-            data={
-                "kind": "evacuation",
-                "title": "郭店镇 转移",
-                "latitude": 34.566,
-                "longitude": 113.721,
-                "needs": [{"kind": "vehicle", "vehicle_kind": "bus"}],
-            },
-        )
-        log = json.loads(_request(f"{base}/api/log/", token=token["token"])["body"])
+        login = {"username": "coordinator", "password": "tongxin-demo"}
+        token = json.loads(_request(f"{base}/api/auth/token/", data=login)["body"])["token"]
+        evacuation = {
+            "kind": "evacuation",
+            "title": "郭店镇 转移",
+            "latitude": 34.566,
+            "longitude": 113.721,
+            "priority": 4,
+            "needs": [{"kind": "people", "skill": "first_aid", "count": 2}],
+        }
+        created = _request(f"{base}/api/incidents/", token=token, data=evacuation)
+        incident = json.loads(created["body"])["id"]
+
+        def offers():
+            url = f"{base}/api/incidents/{incident}/assignments/"
+            return json.loads(_request(url, token=token)["body"])["results"]
+
+        # Nobody calls the dispatch: the embedded worker runs it after the commit.
+        wait_until(offers, timeout=60, what="the embedded worker to offer the incident")
+        offered = offers()
+        log = json.loads(_request(f"{base}/api/log/?incident={incident}", token=token)["body"])
         # A process that died between commit and publish: the server's embedded beat
         # and worker must find the event and publish it again.
         _manage(
@@ -152,5 +149,7 @@ def test_it_runs_the_whole_system_on_sqlite_with_no_servers(tmp_path):
 
     assert pages == {"/": 200, "/api/schema/": 200, "/api/docs/": 200, "/admin/login/": 200}
     assert created["status"] == 201
-    assert [event["kind"] for event in log["results"]] == ["incident.opened"]
+    assert {offer["status"] for offer in offered} == {"offered"}
+    assert len(offered) == 3  # two places, urgent: 50 % more offers
+    assert [event["kind"] for event in log["results"]][:2] == ["incident.opened", "offer.made"]
     assert republished

@@ -5,10 +5,12 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from dispatch.availability import index_rebuild
 from dispatch.events import DASHBOARD_GROUP, event_record
-from dispatch.models import DeploymentEvent, EventKind
-from dispatch.tasks import events_relay
+from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
+from dispatch.tasks import events_relay, offers_expire
 from tests.dispatch.test_events import listen, receive
+from tests.dispatch.test_services import KM, SITE, open_rescue
 from tests.processes import celery_worker, database_url_of_this_run, environment, wait_until
 
 
@@ -51,3 +53,42 @@ def test_it_relays_lost_events_through_a_real_worker_on_redis(volunteer, channel
         )
 
     assert receive(dashboard)["event"]["seq"] == event.seq
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_dispatches_expires_and_escalates_through_a_real_worker(
+    coordinator, make_volunteer, live_index
+):
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    rescuers = [
+        make_volunteer(
+            f"1390000000{n}", on_duty=True, last_latitude=SITE[0] + n * KM, last_longitude=SITE[1]
+        )
+        for n in range(1, 5)
+    ]
+    index_rebuild()
+
+    def offered() -> list[int]:
+        return sorted(
+            Assignment.objects.filter(status=AssignmentStatus.OFFERED).values_list(
+                "volunteer_id", flat=True
+            )
+        )
+
+    with celery_worker(environment(DATABASE_URL=database_url_of_this_run())):
+        # Nobody calls the dispatch: opening the incident enqueues it after commit.
+        open_rescue(coordinator, count=1)
+        first = wait_until(offered, timeout=60, what="the worker to send the offers")
+        Assignment.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        offers_expire.delay()
+        second = wait_until(
+            lambda: offered() if set(offered()).isdisjoint(first) else None,
+            timeout=60,
+            what="the worker to expire the offers and ask the next",
+        )
+
+    assert first == [rescuers[0].pk, rescuers[1].pk]
+    assert second == [rescuers[2].pk, rescuers[3].pk]
+    assert Assignment.objects.filter(status=AssignmentStatus.EXPIRED).count() == 2
