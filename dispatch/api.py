@@ -16,7 +16,7 @@ from config.api import (
 from dispatch import services
 from dispatch.models import OPEN_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
 from dispatch.selectors import log_events
-from incidents.models import Need
+from incidents.models import Incident, Need
 from volunteers.models import Vehicle, Volunteer
 
 
@@ -116,7 +116,11 @@ class ProgressSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[AssignmentStatus.EN_ROUTE, AssignmentStatus.ON_SCENE, AssignmentStatus.COMPLETED]
     )
-    people_moved = serializers.IntegerField(required=False, min_value=0, allow_null=True)
+    # The whole city has about a million people: more is a typing error, and the column
+    # is a 32-bit integer.
+    people_moved = serializers.IntegerField(
+        required=False, min_value=0, max_value=1_000_000, allow_null=True
+    )
 
 
 class ManualAssignSerializer(serializers.Serializer):
@@ -180,7 +184,8 @@ class IncidentAssignments(generics.ListAPIView):
     permission_classes = [IsCoordinatorOrCommander]
 
     def get_queryset(self):
-        return _assignments().filter(need__incident_id=self.kwargs["pk"])
+        incident = get_object_or_404(Incident, pk=self.kwargs["pk"])
+        return _assignments().filter(need__incident=incident)
 
 
 class _AssignmentAction(APIView):

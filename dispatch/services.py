@@ -108,9 +108,20 @@ def _set_status(assignment: Assignment, status: str, **fields) -> None:
     assignment.save(update_fields=["status", *fields])
 
 
+NOT_NEEDED = "not needed"
+ACCEPTED_ANOTHER = "accepted another task"
+
+
 def _closed_reason(assignment: Assignment) -> str:
+    """What a volunteer answering a closed offer is told: why it closed."""
     if assignment.status == AssignmentStatus.WITHDRAWN:
-        return "Already filled: this task no longer needs you. Thank you."
+        if assignment.reason == NOT_NEEDED:
+            return "Already filled: this task no longer needs you. Thank you."
+        if assignment.reason == ACCEPTED_ANOTHER:
+            return "Withdrawn: you accepted another task."
+        if assignment.reason.startswith("incident "):
+            return f"Withdrawn: the {assignment.reason}."
+        return f"Withdrawn by the coordinator: {assignment.reason}"
     if assignment.status == AssignmentStatus.EXPIRED:
         return "This offer expired and went to someone else."
     return f"This offer is already {assignment.status}."
@@ -245,7 +256,7 @@ def offers_withdraw_from_busy(*, volunteer_id: int | None = None, vehicle_id: in
             assignment = _assignment_locked(assignment_id)
             if assignment.status != AssignmentStatus.OFFERED:
                 continue
-            reason = "accepted another task"
+            reason = ACCEPTED_ANOTHER
             _set_status(
                 assignment, AssignmentStatus.WITHDRAWN, answered_at=timezone.now(), reason=reason
             )
@@ -288,7 +299,7 @@ def assignment_accept(*, assignment_id: int, volunteer: Volunteer) -> Assignment
         raise ResourceBusy("You are already on another assignment.") from None
     _event(EventKind.OFFER_ACCEPTED, assignment, actor=volunteer.user)
     if need_open_places(need, [*filled, assignment]) <= 0:
-        _withdraw_other_offers_of_need(need, keep=assignment, reason="not needed")
+        _withdraw_other_offers_of_need(need, keep=assignment, reason=NOT_NEEDED)
     _after_taking_a_task(assignment)
     return assignment
 
@@ -415,6 +426,13 @@ def assignment_assign_manually(
     if (target.volunteer is None) == (target.vehicle is None):
         raise InvalidTransition("Assign one volunteer or one vehicle.")
     need = _need_locked(need_id)
+    wants_people = need.kind == Need.Kind.PEOPLE
+    if wants_people != (target.volunteer is not None):
+        raise InvalidTransition(
+            "This need asks for people: assign a volunteer."
+            if wants_people
+            else "This need asks for vehicles: assign a vehicle."
+        )
     if not need.incident.is_open:
         raise OfferClosed(f"The incident is already {need.incident.status}.")
     assignments = _need_assignments(need)
@@ -458,7 +476,7 @@ def assignment_assign_manually(
     assignment.need = need
     _event(EventKind.OFFER_ACCEPTED, assignment, actor=actor, manual=True, reason=reason[:300])
     if need_open_places(need, [*filled, assignment]) <= 0:
-        _withdraw_other_offers_of_need(need, keep=assignment, reason="not needed")
+        _withdraw_other_offers_of_need(need, keep=assignment, reason=NOT_NEEDED)
     _after_taking_a_task(assignment)
     return assignment
 
