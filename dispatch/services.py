@@ -24,7 +24,7 @@ from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, Event
 from dispatch.selectors import (
     ASKED_STATUSES,
     FILLED_STATUSES,
-    candidates_for,
+    candidates_for_many,
     need_demand,
     need_open_places,
 )
@@ -189,20 +189,21 @@ def needs_dispatch(*, need_ids: list[int]) -> list[Assignment]:
     the first run's offers and sends only what is still wanted, usually nothing."""
     needs = {need.pk: need for need in _dispatchable_needs(need_ids)}
     assignments_by_need = {pk: _need_assignments(need) for pk, need in needs.items()}
-    demands, candidates = [], {}
+    demands, asked = [], {}
     for pk, need in needs.items():
         demand = need_demand(need, assignments_by_need[pk])
         if demand is None:
             continue
-        asked = {
+        demands.append(demand)
+        # A need asks for volunteers or for vehicles, never both, so ids don't mix.
+        asked[pk] = {
             a.volunteer_id or a.vehicle_id
             for a in assignments_by_need[pk]
             if a.status in ASKED_STATUSES
         }
-        demands.append(demand)
-        candidates[pk] = candidates_for(demand, exclude=asked)
     if not demands:
         return []
+    candidates = candidates_for_many(demands, exclude=asked)
     picks = matching.plan_optimal(demands, candidates)
     offers = []
     for pk, need in needs.items():

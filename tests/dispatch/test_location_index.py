@@ -16,6 +16,7 @@ from dispatch.location_index import (
     haversine_m,
     location_index,
     nearest,
+    search_rings_one_by_one,
     vehicle_key,
     volunteer_key,
 )
@@ -292,7 +293,9 @@ def test_it_leaves_no_build_keys_or_expiry_behind_in_redis():
 
 
 class RecordingIndex:
-    """Passes calls through to an index and notes the radius of every search."""
+    """Passes calls through to an index and notes the radius of every search. Its
+    rings are searched one by one, as the memory backend does (the Redis backend runs
+    the same loop in one Lua script; test_it_searches_the_rings_alike_in_lua checks it)."""
 
     def __init__(self, index):
         self.index = index
@@ -304,6 +307,9 @@ class RecordingIndex:
     def search(self, key, **kwargs):
         self.radii.append(kwargs["radius_km"])
         return self.index.search(key, **kwargs)
+
+    def search_rings(self, key, **kwargs):
+        return search_rings_one_by_one(self, key, **kwargs)
 
 
 def test_it_widens_the_rings_until_it_has_enough_hits(index):
@@ -360,6 +366,29 @@ def test_it_stops_widening_once_every_member_is_found(index):
 
     assert members(hits) == [1, 2]
     assert recording.radii == [1, 2, 5, 10]
+
+
+@pytest.mark.redis
+def test_it_searches_the_rings_alike_in_lua():
+    backend = redis_index()
+    backend.clear()
+    rng = random.Random(7)
+    try:
+        for member, (latitude, longitude) in random_city(rng, 500).items():
+            backend.put("volunteer:rescue", member, latitude=latitude, longitude=longitude)
+        for _ in range(20):
+            point = {
+                "latitude": CITY_SEAT[0] + rng.uniform(-0.2, 0.2),
+                "longitude": CITY_SEAT[1] + rng.uniform(-0.2, 0.2),
+            }
+            for want in (1, 6, 60, 600):
+                rings = {"want": want, "rings_km": (1, 2, 5, 10, 20, 50, 100)}
+                in_lua = backend.search_rings("volunteer:rescue", **point, **rings)
+                in_python = search_rings_one_by_one(backend, "volunteer:rescue", **point, **rings)
+                assert in_lua == in_python
+    finally:
+        backend.clear()
+        backend.redis.close()
 
 
 def test_it_does_not_search_an_empty_key(index):
