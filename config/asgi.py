@@ -15,14 +15,16 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from config.lifespan import lifespan  # noqa: E402
 from dispatch.routing import websocket_urlpatterns  # noqa: E402
+from dispatch.ws_auth import TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Origin first (a page on another site must not ride a user's session cookie),
-        # then the session user; consumers refuse anyone without the right role.
+        # then the user: the session's, or a token's (phones); consumers refuse anyone
+        # without the right role.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
         "lifespan": lifespan,
     }

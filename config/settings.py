@@ -195,7 +195,7 @@ else:
                 # reconnecting client would replay from the log anyway.
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": env_int("CHANNEL_EXPIRY_SECONDS", 30),
-                "prefix": "tongxin",
+                "prefix": env_str("CHANNEL_PREFIX", "tongxin"),
             },
         }
     }
@@ -213,6 +213,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Embedded: the in-process worker polls the memory transport every 10 ms.
     **({"polling_interval": 0.01} if EMBEDDED else {}),
 }
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -240,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dispatch.tasks.index_reconcile",
         "schedule": float(env_int("INDEX_RECONCILE_SECONDS", 60)),
     },
+    "text-undelivered-offers": {
+        "task": "dispatch.tasks.offers_sms_fallback",
+        "schedule": float(env_int("SMS_SWEEP_SECONDS", 10)),
+    },
 }
 
 # --- Dispatch -----------------------------------------------------------------------
@@ -258,15 +263,42 @@ URGENT_EXTRA_OFFERS_PERCENT = env_int("URGENT_EXTRA_OFFERS_PERCENT", 50)
 # Candidates fetched from the location index per offer wanted, before filtering.
 CANDIDATES_PER_OFFER = env_int("CANDIDATES_PER_OFFER", 10)
 
+# --- Live delivery (docs/websockets.md) -----------------------------------------------
+
+WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 8192)
+WS_RATE_LIMIT_PER_MINUTE = env_int("WS_RATE_LIMIT_PER_MINUTE", 120)
+# A client further behind than this many events gets a fresh snapshot, not a replay.
+WS_REPLAY_LIMIT = env_int("WS_REPLAY_LIMIT", 1000)
+
 # The location index (DESIGN.md §5): Redis GEO sets in production, in-process otherwise.
 LOCATION_INDEX_URL = "" if EMBEDDED else redis_url_with_db_offset(REDIS_URL, 2)
 LOCATION_INDEX_PREFIX = env_str("LOCATION_INDEX_PREFIX", "tongxin:geo:")
+
+# --- SMS fallback (dispatch/sms.py; docs/websockets.md, "SMS fallback") ---------------
+
+# An offer no phone confirmed within SMS_FALLBACK_SECONDS goes out by SMS, once.
+SMS_FALLBACK_SECONDS = env_int("SMS_FALLBACK_SECONDS", 30)
+# The gateway: dispatch.sms.ConsoleSmsBackend logs (and appends to SMS_OUTBOX_FILE, one
+# JSON line a message); dispatch.sms.HttpSmsBackend POSTs to SMS_HTTP_URL.
+SMS_BACKEND = env_str("SMS_BACKEND", "dispatch.sms.ConsoleSmsBackend")
+SMS_OUTBOX_FILE = env_str("SMS_OUTBOX_FILE")
+SMS_HTTP_URL = env_str("SMS_HTTP_URL")
+SMS_HTTP_TOKEN = env_str("SMS_HTTP_TOKEN")
+SMS_HTTP_TIMEOUT_SECONDS = env_int("SMS_HTTP_TIMEOUT_SECONDS", 10)
+# The gateway's inbound webhook sends this in X-Tongxin-Sms-Secret; empty: webhook off.
+SMS_INBOUND_SECRET = env_str("SMS_INBOUND_SECRET")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"count_dropped_sends": {"()": "config.channel_drops.CountDroppedSends"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"celery": {"level": "WARNING"}, "django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "celery": {"level": "WARNING"},
+        "django.db.backends": {"level": "INFO"},
+        # Its INFO line about dropped sends is raised to WARNING and counted.
+        "channels_redis.core": {"level": "INFO", "filters": ["count_dropped_sends"]},
+    },
 }

@@ -5,6 +5,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 
 from config import views
 from dispatch import api as dispatch_api
+from dispatch import sms as dispatch_sms
 from incidents import api as incidents_api
 from volunteers import api as volunteers_api
 
@@ -56,6 +57,7 @@ api_patterns = [
         dispatch_api.AssignmentUnassign.as_view(),
         name="assignment-unassign",
     ),
+    path("sms/inbound/", dispatch_sms.SmsInbound.as_view(), name="sms-inbound"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", views.api_root, name="root"),

@@ -8,7 +8,7 @@ dispatch.events touches, under its lock.
 
 from django.contrib import admin
 
-from dispatch.models import Assignment, DeploymentEvent
+from dispatch.models import Assignment, DeploymentEvent, SmsMessage
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -61,3 +61,15 @@ class DeploymentEventAdmin(ReadOnlyAdmin):
     list_select_related = ["actor", "incident", "volunteer", "vehicle"]
     # Newest first: the admin is where one looks at what just happened.
     ordering = ["-seq"]
+
+
+@admin.register(SmsMessage)
+class SmsMessageAdmin(ReadOnlyAdmin):
+    """Every SMS in and out, free-text replies included: what volunteers answered when
+    the app could not reach them."""
+
+    list_display = ["created_at", "direction", "phone", "text", "outcome", "assignment", "error"]
+    list_filter = ["direction", "outcome"]
+    search_fields = ["phone", "text"]
+    date_hierarchy = "created_at"
+    list_select_related = ["assignment"]

@@ -1,44 +1,278 @@
-"""WebSocket consumers: thin. Authorise in connect, join groups, forward events."""
+"""WebSocket consumers (docs/websockets.md): thin. Authorise in connect, join the
+groups, then send where the client stands; requests go to the services."""
+
+import json
+import logging
+import time
+from collections import deque
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
-from dispatch.events import DASHBOARD_GROUP
-from dispatch.models import EventSequence
+from dispatch import live, services
+from dispatch.events import DASHBOARD_GROUP, volunteer_group
+from dispatch.models import Assignment
 from volunteers.roles import Role, user_has_role
+from volunteers.services import LocationError, volunteer_set_duty, volunteer_update_location
 
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY = 4429
+CLOSE_TOO_BIG = 1009
+SUBPROTOCOL = "tongxin"
+
+
+class BadRequest(Exception):
+    """A client frame that cannot be acted on; the message goes back in an error frame."""
+
+
+def _since(scope) -> int | None:
+    values = parse_qs(scope.get("query_string", b"").decode()).get("since")
+    if not values:
+        return None
+    try:
+        since = int(values[0])
+    except ValueError:
+        return -1  # nonsense: treated as too old, so the client gets a snapshot
+    return since
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """What both sockets share: the handshake, resume, limits and error frames."""
+
+    role = ""
+
+    async def may_connect(self, user) -> bool:
+        raise NotImplementedError
+
+    def groups_to_join(self) -> list[str]:
+        raise NotImplementedError
+
+    async def snapshot(self) -> dict:
+        raise NotImplementedError
+
+    async def replay(self, since: int) -> list[dict] | None:
+        raise NotImplementedError
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if not user or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await self.may_connect(user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.recent_frames = deque()
+        # Join before reading the log's position, so no event falls between the two
+        # (Zulip's register-then-fetch): an event may arrive twice, never zero times,
+        # and the client drops what it has by seq.
+        self.joined = self.groups_to_join()
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        wants_protocol = SUBPROTOCOL in self.scope.get("subprotocols", ())
+        await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
+        last_seq = await database_sync_to_async(live.last_seq)()
+        await self.send_json({"type": "hello", "last_seq": last_seq, "role": self.role})
+        await self._send_where_the_client_stands(_since(self.scope))
+
+    async def _send_where_the_client_stands(self, since: int | None):
+        if since is not None:
+            frames = await self.replay(since) if since >= 0 else None
+            if frames is not None:
+                for frame in frames:
+                    await self.send_json(frame)
+                return
+            await self.send_json({"type": "resync", "reason": "too far behind to replay"})
+        await self.send_json(await self.snapshot())
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.WS_MAX_FRAME_BYTES:
+            logger.warning("closing %s: a %d-byte frame", self.scope["user"], size)
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        if self._over_rate_limit():
+            logger.warning("closing %s: over the frame rate limit", self.scope["user"])
+            await self.send_json({"type": "error", "reason": "too many messages"})
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        try:
+            content = json.loads(text_data or "")
+        except ValueError:
+            await self.send_json({"type": "error", "reason": "not JSON"})
+            return
+        await self.receive_json(content)
+
+    def _over_rate_limit(self) -> bool:
+        now = time.monotonic()
+        self.recent_frames.append(now)
+        while self.recent_frames and self.recent_frames[0] < now - 60:
+            self.recent_frames.popleft()
+        return len(self.recent_frames) > settings.WS_RATE_LIMIT_PER_MINUTE
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            await self.send_json({"type": "error", "reason": "expected a JSON object"})
+            return
+        ref = content.get("ref")
+        ref = ref if isinstance(ref, str) and len(ref) <= 64 else None
+        kind = content.get("type")
+        handler = self.handlers().get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            await self.send_json({"type": "error", "ref": ref, "reason": f"unknown type {kind!r}"})
+            return
+        try:
+            result = await handler(content)
+        except (BadRequest, services.DispatchError, LocationError) as refused:
+            await self.send_json({"type": "error", "ref": ref, "reason": _reason(refused)})
+            return
+        await self.send_json({"type": "ack", "ref": ref, **(result or {})})
+
+    def handlers(self) -> dict:
+        return {"ping": self.on_ping}
+
+    async def on_ping(self, content):
+        await self.send_json({"type": "pong"})
+        return {"of": "ping"}
+
+    async def log_event(self, message):
+        await self.send_json(message["event"])
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, LocationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+def _field(content: dict, name: str, kind: type, *, required: bool = True):
+    value = content.get(name)
+    if value is None and not required:
+        return None
+    # bool is an int in Python; an id or a count of True is a client bug.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadRequest(f"{name}: expected {kind.__name__}")
+    return value
 
 
 def _may_watch_dashboard(user) -> bool:
     return user_has_role(user, Role.COORDINATOR) or user_has_role(user, Role.COMMANDER)
 
 
-def _last_seq() -> int:
-    return EventSequence.objects.values_list("last_seq", flat=True).get(pk=1)
-
-
-class DashboardConsumer(AsyncJsonWebsocketConsumer):
+class DashboardConsumer(LiveConsumer):
     """/ws/dashboard/: the deployment log as it happens, for coordinators and commanders."""
 
-    async def connect(self):
-        if not await database_sync_to_async(_may_watch_dashboard)(self.scope["user"]):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        # Join before reading the position, so no event falls between the two
-        # (Zulip's register-then-fetch): the client may see an event twice, never zero
-        # times, and drops duplicates by seq.
-        await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
-        await self.accept()
-        last_seq = await database_sync_to_async(_last_seq)()
-        await self.send_json({"type": "hello", "last_seq": last_seq})
+    role = "dashboard"
 
-    async def disconnect(self, code):
-        await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
+    async def may_connect(self, user) -> bool:
+        return await database_sync_to_async(_may_watch_dashboard)(user)
 
-    async def receive_json(self, content, **kwargs):
-        kind = content.get("type") if isinstance(content, dict) else None
-        await self.send_json({"type": "error", "reason": f"unknown message type: {kind!r}"})
+    def groups_to_join(self) -> list[str]:
+        return [DASHBOARD_GROUP]
 
-    async def log_event(self, message):
-        await self.send_json(message["event"])
+    async def snapshot(self) -> dict:
+        return await database_sync_to_async(live.dashboard_snapshot)()
+
+    async def replay(self, since: int):
+        return await database_sync_to_async(live.replay)(since=since)
+
+
+class VolunteerConsumer(LiveConsumer):
+    """/ws/volunteer/: a volunteer's own offers and assignments, and their answers."""
+
+    role = "volunteer"
+
+    async def may_connect(self, user) -> bool:
+        self.volunteer = await database_sync_to_async(lambda: getattr(user, "volunteer", None))()
+        return self.volunteer is not None
+
+    def groups_to_join(self) -> list[str]:
+        return [volunteer_group(self.volunteer.pk)]
+
+    async def snapshot(self) -> dict:
+        return await database_sync_to_async(live.volunteer_snapshot)(self.volunteer.pk)
+
+    async def replay(self, since: int):
+        return await database_sync_to_async(live.replay)(
+            since=since, volunteer_id=self.volunteer.pk
+        )
+
+    def handlers(self) -> dict:
+        return {
+            **super().handlers(),
+            "delivered": self.on_delivered,
+            "seen": self.on_seen,
+            "accept": self.on_accept,
+            "decline": self.on_decline,
+            "status": self.on_status,
+            "location": self.on_location,
+            "duty": self.on_duty,
+        }
+
+    async def _call(self, service, **kwargs):
+        return await database_sync_to_async(service)(volunteer=self.volunteer, **kwargs)
+
+    async def _answer(self, service, content, **kwargs):
+        assignment_id = _field(content, "assignment", int)
+        try:
+            assignment = await self._call(service, assignment_id=assignment_id, **kwargs)
+        except Assignment.DoesNotExist:
+            raise BadRequest(f"no assignment {assignment_id}") from None
+        return {"assignment": assignment.pk, "status": assignment.status}
+
+    async def on_delivered(self, content):
+        return await self._acknowledge(services.offer_mark_delivered, content)
+
+    async def on_seen(self, content):
+        return await self._acknowledge(services.offer_mark_seen, content)
+
+    async def _acknowledge(self, service, content):
+        assignment_id = _field(content, "assignment", int)
+        try:
+            first = await self._call(service, assignment_id=assignment_id)
+        except Assignment.DoesNotExist:
+            raise BadRequest(f"no assignment {assignment_id}") from None
+        return {"assignment": assignment_id, "first": first}
+
+    async def on_accept(self, content):
+        return await self._answer(services.assignment_accept, content)
+
+    async def on_decline(self, content):
+        reason = _field(content, "reason", str, required=False) or ""
+        return await self._answer(services.assignment_decline, content, reason=reason[:300])
+
+    async def on_status(self, content):
+        status = _field(content, "status", str)
+        people_moved = _field(content, "people_moved", int, required=False)
+        if people_moved is not None and not 0 <= people_moved <= 1_000_000:
+            raise BadRequest("people_moved: expected 0 to 1,000,000")
+        return await self._answer(
+            services.assignment_progress, content, status=status, people_moved=people_moved
+        )
+
+    async def on_location(self, content):
+        latitude = _number(content, "latitude")
+        longitude = _number(content, "longitude")
+        await self._call(volunteer_update_location, latitude=latitude, longitude=longitude)
+        return {"of": "location"}
+
+    async def on_duty(self, content):
+        on_duty = _field(content, "on_duty", bool)
+        await self._call(volunteer_set_duty, on_duty=on_duty)
+        return {"on_duty": on_duty}
+
+
+def _number(content: dict, name: str) -> float:
+    value = content.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"{name}: expected a number")
+    return float(value)
+

@@ -55,6 +55,10 @@ class Assignment(models.Model):
     eta_seconds = models.PositiveIntegerField(null=True, blank=True)
     offered_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # When the phone confirmed it received the offer, and when the volunteer opened it:
+    # a coordinator knows who actually got the call (and the SMS fallback who did not).
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     en_route_at = models.DateTimeField(null=True, blank=True)
     on_scene_at = models.DateTimeField(null=True, blank=True)
@@ -187,3 +191,96 @@ class EventSequence(models.Model):
 
     def __str__(self):
         return f"last seq {self.last_seq}"
+
+
+# --- SMS fallback (dispatch/sms.py) ---------------------------------------------------
+
+
+class SmsDirection(models.TextChoices):
+    IN = "in", "收到 in"
+    OUT = "out", "发出 out"
+
+
+class SmsOutcome(models.TextChoices):
+    """What became of an inbound SMS."""
+
+    ACCEPTED = "accepted", "接受 accepted"
+    DECLINED = "declined", "拒绝 declined"
+    REFUSED = "refused", "未执行 refused"
+    KEPT = "kept", "留言 kept"
+
+
+class SmsMessage(models.Model):
+    """Every SMS in and out, append-only: the offers texted to phones that did not
+    confirm delivery, the replies to them, free text, and what the system answered.
+    An outbound row with `error` is one the gateway refused (it is retried)."""
+
+    direction = models.CharField(max_length=3, choices=SmsDirection.choices)
+    # Digits only, without +86: the form Volunteer.phone has.
+    phone = models.CharField(max_length=20)
+    text = models.TextField(blank=True)
+    assignment = models.ForeignKey(
+        Assignment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sms_messages",
+    )
+    outcome = models.CharField(max_length=10, choices=SmsOutcome.choices, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["phone", "created_at"])]
+        constraints = [
+            choice_constraint("direction", SmsDirection),
+            # Inbound messages always have an outcome; outbound never. Only outbound
+            # ones can fail at the gateway.
+            models.CheckConstraint(
+                condition=Q(direction=SmsDirection.IN, outcome__in=SmsOutcome.values, error="")
+                | Q(direction=SmsDirection.OUT, outcome=""),
+                name="sms_message_outcome_matches_direction",
+            ),
+        ]
+
+    def __str__(self):
+        arrow = "→" if self.direction == SmsDirection.OUT else "←"
+        return f"{arrow} {self.phone}: {self.text[:40]}"
+
+
+class OfferSmsCode(models.Model):
+    """The short code an offer sent by SMS is answered with ("Y 4821"), and the state of
+    that one SMS: claimed by a sweep, sent, and released once the offer closed.
+
+    A code is unique among the unreleased ones, by a partial unique index. A partial
+    index cannot look at the assignment's status in another table, so the offer's
+    openness is copied here as `released_at`: a code is released only after its offer
+    left OFFERED (which it never returns to), so the codes of open offers are always
+    unique, held by the database. Released codes may go to later offers; a reply is
+    matched on code *and* sender's phone, and a phone is never given a code it had in
+    the last days (dispatch.sms.CODE_REUSE_DAYS), so a late reply to an old SMS finds
+    the old offer and is told it closed, never another incident's offer."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="sms_code")
+    code = models.CharField(max_length=4)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # A sweep is sending the SMS (a lease: a stale claim is taken over).
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["code"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"],
+                condition=Q(released_at__isnull=True),
+                name="one_unreleased_offer_per_sms_code",
+                violation_error_message="This SMS reply code is in use by an open offer.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} → assignment {self.assignment_id}"

@@ -320,6 +320,44 @@ def assignment_decline(*, assignment_id: int, volunteer: Volunteer, reason: str 
     return assignment
 
 
+def _offer_acknowledge(*, assignment_id: int, volunteer: Volunteer, field: str, kind) -> bool:
+    assignment = Assignment.objects.select_related("need__incident", "vehicle", "volunteer").get(
+        pk=assignment_id
+    )
+    if not _may_answer(assignment, volunteer):
+        raise NotYours("This offer is not yours.")
+    # A timestamp, not a state: the conditional UPDATE alone makes the first report win
+    # (no need lock), and a repeat, from a reconnecting phone say, changes nothing.
+    now = timezone.now()
+    first = Assignment.objects.filter(pk=assignment_id, **{f"{field}__isnull": True}).update(
+        **{field: now}
+    )
+    if first:
+        setattr(assignment, field, now)
+        _event(kind, assignment, actor=volunteer.user)
+    return bool(first)
+
+
+@transaction.atomic
+def offer_mark_delivered(*, assignment_id: int, volunteer: Volunteer) -> bool:
+    """The phone received the offer. True the first time; later reports change nothing."""
+    return _offer_acknowledge(
+        assignment_id=assignment_id,
+        volunteer=volunteer,
+        field="delivered_at",
+        kind=EventKind.OFFER_DELIVERED,
+    )
+
+
+@transaction.atomic
+def offer_mark_seen(*, assignment_id: int, volunteer: Volunteer) -> bool:
+    """The volunteer opened the offer (which also proves it was delivered)."""
+    offer_mark_delivered(assignment_id=assignment_id, volunteer=volunteer)
+    return _offer_acknowledge(
+        assignment_id=assignment_id, volunteer=volunteer, field="seen_at", kind=EventKind.OFFER_SEEN
+    )
+
+
 def offers_expire() -> list[int]:
     """Expire every offer past its time and return the needs to offer again. Each
     offer is claimed under its need's lock, so a sweep running twice, or racing an

@@ -50,3 +50,12 @@ def offers_withdraw_from_busy(volunteer_id: int | None = None, vehicle_id: int |
 def index_reconcile() -> dict:
     """Rebuild the location index from the database (Redis keeps nothing on disk)."""
     return availability.index_rebuild()
+
+
+@shared_task(name="dispatch.tasks.offers_sms_fallback", ignore_result=True)
+def offers_sms_fallback() -> int:
+    """Text each offer no phone confirmed within SMS_FALLBACK_SECONDS, once."""
+    # Imported here: dispatch.sms imports dispatch.services, which imports this module.
+    from dispatch import sms
+
+    return sms.offers_sms_fallback()

@@ -52,9 +52,12 @@ def _choose(variable: str, test_variable: str, default: str, service: str) -> No
 _choose("DATABASE_URL", "TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL, "PostgreSQL")
 _choose("REDIS_URL", "TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL, "Redis")
 os.environ.setdefault("SECRET_KEY", "tongxin-test-only")
-# This run's location index keys, apart from a server's and from other runs' (the
-# processes a test starts inherit it).
+# This run's Redis keys (location index, channel layer, task queue), apart from a
+# server's and from other runs' sharing the databases; the workers and servers a test
+# starts inherit them.
 os.environ.setdefault("LOCATION_INDEX_PREFIX", f"tongxin-test-{os.getpid()}:geo:")
+os.environ.setdefault("CHANNEL_PREFIX", f"tongxin-test-{os.getpid()}")
+os.environ.setdefault("CELERY_QUEUE", f"tongxin-test-{os.getpid()}")
 # The test client speaks plain HTTP: no redirect to https, no secure-only cookies.
 os.environ.setdefault("HTTPS", "0")
 # config.asgi's origin check reads ALLOWED_HOSTS when imported, before pytest-django

@@ -3,7 +3,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dispatch.models import Assignment, DeploymentEvent, EventKind
+from dispatch.models import (
+    Assignment,
+    DeploymentEvent,
+    EventKind,
+    SmsDirection,
+    SmsMessage,
+    SmsOutcome,
+)
 from incidents.services import NeedSpec, incident_open
 from volunteers.models import Skill
 
@@ -139,3 +146,18 @@ def test_it_does_not_change_assignments(admin_client, assignment):
     assignment.refresh_from_db()
     assert assignment.status == "offered"
     assert admin_client.get(reverse("admin:dispatch_assignment_add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_it_lists_sms_messages_read_only(admin_client):
+    message = SmsMessage.objects.create(
+        direction=SmsDirection.IN, phone="13800138000", text="我在路上", outcome=SmsOutcome.KEPT
+    )
+
+    listing = admin_client.get("/admin/dispatch/smsmessage/")
+    change = admin_client.post(f"/admin/dispatch/smsmessage/{message.pk}/change/", {"text": "x"})
+
+    assert listing.status_code == 200
+    assert "我在路上" in listing.content.decode()
+    assert change.status_code == 403
+    assert SmsMessage.objects.get(pk=message.pk).text == "我在路上"

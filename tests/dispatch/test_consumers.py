@@ -1,15 +1,24 @@
-"""/ws/dashboard/ through the real ASGI stack (origin check, session auth, routing)."""
+"""The WebSocket consumers through the real ASGI stack (origin check, session and
+token authentication, routing), on the configured channel layer (Redis in CI)."""
+
+import json
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from config.asgi import application
-from tests.incidents.test_services import open_flood_rescue
+from dispatch import services
+from dispatch.availability import index_rebuild
+from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent
+from tests.dispatch.test_services import KM, SITE, open_rescue
 
 ALLOWED_ORIGIN = b"http://testserver"
+
+pytestmark = pytest.mark.usefixtures("live_index", "channel_layer")
 
 
 def session_cookie(user) -> bytes:
@@ -18,61 +27,304 @@ def session_cookie(user) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-def dashboard_socket(*, cookie: bytes | None = None, origin: bytes = ALLOWED_ORIGIN):
+def socket(path="/ws/dashboard/", *, cookie=None, origin=ALLOWED_ORIGIN, subprotocols=None):
     headers = [(b"origin", origin), (b"host", b"testserver")]
     if cookie:
         headers.append((b"cookie", cookie))
-    return WebsocketCommunicator(application, "/ws/dashboard/", headers=headers)
+    return WebsocketCommunicator(application, path, headers=headers, subprotocols=subprotocols)
 
 
-def connect_and_close(socket) -> tuple[bool, object]:
-    async def run():
-        connected, code = await socket.connect()
-        await socket.disconnect()
+def run(scenario):
+    """Run an async scenario from a sync test (the database is reached from threads,
+    so the tests are transactional)."""
+    return async_to_sync(scenario)()
+
+
+def connect_and_close(ws) -> tuple[bool, object]:
+    async def scenario():
+        connected, code = await ws.connect()
+        await ws.disconnect()
         return connected, code
 
-    return async_to_sync(run)()
+    return run(scenario)
+
+
+async def frames_until(ws, frame_type: str, limit: int = 20) -> list[dict]:
+    """Frames received up to and including the first of `frame_type`."""
+    frames = []
+    for _ in range(limit):
+        frames.append(await ws.receive_json_from(timeout=5))
+        if frames[-1]["type"] == frame_type:
+            return frames
+    raise AssertionError(f"no {frame_type} frame in {frames}")
+
+
+@pytest.fixture
+def scene(coordinator, make_volunteer):
+    """A rescuer on duty near a flood, an incident, and its offers made."""
+    rescuer = make_volunteer(
+        "13900000001", on_duty=True, last_latitude=SITE[0] + KM, last_longitude=SITE[1]
+    )
+    other = make_volunteer(
+        "13900000002", on_duty=True, last_latitude=SITE[0] + 2 * KM, last_longitude=SITE[1]
+    )
+    index_rebuild()
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    return {
+        "rescuer": rescuer,
+        "other": other,
+        "incident": incident,
+        "offer": Assignment.objects.get(volunteer=rescuer),
+        "others_offer": Assignment.objects.get(volunteer=other),
+    }
+
+
+# --- the handshake ----------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_a_page_from_another_site_even_with_a_valid_session(coordinator):
-    socket = dashboard_socket(cookie=session_cookie(coordinator), origin=b"https://evil.example")
+    ws = socket(cookie=session_cookie(coordinator), origin=b"https://evil.example")
 
-    connected, _ = connect_and_close(socket)
-
-    assert not connected
+    assert connect_and_close(ws)[0] is False
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_refuses_anonymous_and_volunteers(volunteer):
-    assert connect_and_close(dashboard_socket()) == (False, 4403)
-    assert connect_and_close(dashboard_socket(cookie=session_cookie(volunteer.user))) == (
+def test_it_refuses_anonymous_and_the_wrong_role(volunteer, coordinator):
+    assert connect_and_close(socket()) == (False, 4401)
+    assert connect_and_close(socket(cookie=session_cookie(volunteer.user))) == (False, 4403)
+    assert connect_and_close(socket("/ws/volunteer/", cookie=session_cookie(coordinator))) == (
         False,
         4403,
     )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_streams_the_log_to_a_coordinator_from_where_it_stands(coordinator, channel_layer):
+def test_it_takes_a_phones_token_as_a_subprotocol_not_in_the_url(volunteer):
+    key = Token.objects.create(user=volunteer.user).key
+    ws = socket("/ws/volunteer/", subprotocols=["tongxin", f"token.{key}"])
+
+    async def scenario():
+        connected, subprotocol = await ws.connect()
+        hello = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return connected, subprotocol, hello
+
+    connected, subprotocol, hello = run(scenario)
+
+    assert connected
+    assert subprotocol == "tongxin"
+    assert hello["role"] == "volunteer"
+    wrong = socket("/ws/volunteer/", subprotocols=["tongxin", "token.not-a-token"])
+    assert connect_and_close(wrong) == (False, 4401)
+
+
+# --- the dashboard ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_the_dashboard_a_snapshot_then_the_log_as_it_happens(coordinator, scene):
     cookie = session_cookie(coordinator)
 
-    async def run():
-        socket = dashboard_socket(cookie=cookie)
-        connected, _ = await socket.connect()
-        assert connected
-        hello = await socket.receive_json_from(timeout=5)
-        incident = await database_sync_to_async(open_flood_rescue)(coordinator)
-        event = await socket.receive_json_from(timeout=5)
-        await socket.send_json_to({"type": "dance"})
-        error = await socket.receive_json_from(timeout=5)
-        await socket.disconnect()
-        return hello, incident, event, error
+    async def scenario():
+        ws = socket(cookie=cookie)
+        await ws.connect()
+        first = await frames_until(ws, "snapshot")
+        await database_sync_to_async(services.assignment_accept)(
+            assignment_id=scene["offer"].pk, volunteer=scene["rescuer"]
+        )
+        accepted = await frames_until(ws, "event")
+        await ws.disconnect()
+        return first, accepted
 
-    hello, incident, event, error = async_to_sync(run)()
+    (hello, snapshot), accepted = run(scenario)
 
-    assert hello == {"type": "hello", "last_seq": 0}
-    assert event["type"] == "event"
-    assert event["kind"] == "incident.opened"
-    assert event["seq"] == 1
-    assert event["incident"] == incident.pk
-    assert error == {"type": "error", "reason": "unknown message type: 'dance'"}
+    assert hello["type"] == "hello"
+    assert hello["last_seq"] == DeploymentEvent.objects.filter(seq__lte=hello["last_seq"]).count()
+    [incident] = snapshot["incidents"]
+    assert incident["id"] == scene["incident"].pk
+    assert incident["needs"][0]["offered"] == 2
+    assert incident["needs"][0]["filled"] == 0
+    assert accepted[-1]["kind"] == "offer.accepted"
+    assert accepted[-1]["seq"] == hello["last_seq"] + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_replays_what_a_dropped_dashboard_missed_and_nothing_else(coordinator, scene):
+    cookie = session_cookie(coordinator)
+    opened = DeploymentEvent.objects.get(kind="incident.opened").seq
+    missed = list(DeploymentEvent.objects.filter(seq__gt=opened).values_list("seq", flat=True))
+
+    async def scenario():
+        ws = socket(f"/ws/dashboard/?since={opened}", cookie=cookie)
+        await ws.connect()
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(1 + len(missed))]
+        nothing_more = await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return frames, nothing_more
+
+    frames, nothing_more = run(scenario)
+
+    assert frames[0]["type"] == "hello"
+    assert [frame["seq"] for frame in frames[1:]] == missed
+    assert nothing_more
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_sends_a_fresh_snapshot_to_a_client_too_far_behind(coordinator, scene, settings):
+    settings.WS_REPLAY_LIMIT = 2
+    cookie = session_cookie(coordinator)
+
+    async def scenario():
+        ws = socket("/ws/dashboard/?since=0", cookie=cookie)
+        await ws.connect()
+        frames = await frames_until(ws, "snapshot")
+        await ws.disconnect()
+        return frames
+
+    assert [frame["type"] for frame in run(scenario)] == ["hello", "resync", "snapshot"]
+
+
+# --- the volunteer's phone ------------------------------------------------------------------
+
+
+def volunteer_socket(volunteer, since=None):
+    path = "/ws/volunteer/" + (f"?since={since}" if since is not None else "")
+    return socket(path, cookie=session_cookie(volunteer.user))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_shows_a_volunteer_only_their_own_offers(scene):
+    ws = volunteer_socket(scene["rescuer"])
+
+    async def scenario():
+        await ws.connect()
+        frames = await frames_until(ws, "snapshot")
+        await ws.disconnect()
+        return frames
+
+    _, snapshot = run(scenario)
+
+    assert [a["id"] for a in snapshot["assignments"]] == [scene["offer"].pk]
+    assert snapshot["volunteer"]["id"] == scene["rescuer"].pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_records_delivery_and_sight_once_and_accepts_over_the_socket(scene):
+    ws = volunteer_socket(scene["rescuer"])
+    offer = scene["offer"].pk
+
+    async def scenario():
+        await ws.connect()
+        await frames_until(ws, "snapshot")
+        answers = []
+        for request in (
+            {"type": "delivered", "assignment": offer, "ref": "d1"},
+            {"type": "delivered", "assignment": offer, "ref": "d2"},
+            {"type": "seen", "assignment": offer, "ref": "s1"},
+            {"type": "accept", "assignment": offer, "ref": "a1"},
+            {"type": "accept", "assignment": scene["others_offer"].pk, "ref": "a2"},
+        ):
+            await ws.send_json_to(request)
+            answers.append(await frames_until(ws, "ack" if request["ref"] != "a2" else "error"))
+        await ws.disconnect()
+        return [frames[-1] for frames in answers]
+
+    delivered, again, seen, accepted, not_mine = run(scenario)
+
+    assert delivered == {"type": "ack", "ref": "d1", "assignment": offer, "first": True}
+    assert again["first"] is False
+    assert seen["first"] is True
+    assert accepted == {"type": "ack", "ref": "a1", "assignment": offer, "status": "accepted"}
+    assert not_mine == {"type": "error", "ref": "a2", "reason": "This offer is not yours."}
+    stored = Assignment.objects.get(pk=offer)
+    assert stored.delivered_at and stored.seen_at and stored.status == AssignmentStatus.ACCEPTED
+    kinds = list(DeploymentEvent.objects.filter(assignment_id=offer).values_list("kind", flat=True))
+    assert kinds == ["offer.made", "offer.delivered", "offer.seen", "offer.accepted"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_bad_frames_with_an_error_and_stays_open(scene):
+    ws = volunteer_socket(scene["rescuer"])
+    before = DeploymentEvent.objects.count()
+    bad_frames = [
+        "{not json",
+        json.dumps([1, 2]),
+        json.dumps({"type": "dance"}),
+        json.dumps({"type": "accept"}),
+        json.dumps({"type": "accept", "assignment": "1"}),
+        json.dumps({"type": "accept", "assignment": 999999}),
+        json.dumps({"type": "status", "assignment": scene["offer"].pk, "status": "flying"}),
+        json.dumps({"type": "location", "latitude": 91, "longitude": 113.7}),
+        json.dumps({"type": "location", "latitude": "north", "longitude": 113.7}),
+        json.dumps({"type": "duty", "on_duty": "yes"}),
+    ]
+
+    async def scenario():
+        await ws.connect()
+        await frames_until(ws, "snapshot")
+        answers = []
+        for frame in bad_frames:
+            await ws.send_to(text_data=frame)
+            answers.append(await ws.receive_json_from(timeout=5))
+        await ws.send_json_to({"type": "ping"})
+        pong = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return answers, pong
+
+    answers, pong = run(scenario)
+
+    assert [answer["type"] for answer in answers] == ["error"] * len(bad_frames)
+    assert all(answer["reason"] for answer in answers)
+    assert pong == {"type": "pong"}
+    assert DeploymentEvent.objects.count() == before
+    assert Assignment.objects.get(pk=scene["offer"].pk).status == AssignmentStatus.OFFERED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_closes_on_an_oversized_frame_and_on_a_flood(scene, settings):
+    settings.WS_RATE_LIMIT_PER_MINUTE = 5
+    big = volunteer_socket(scene["rescuer"])
+    flood = volunteer_socket(scene["rescuer"])
+
+    async def scenario():
+        await big.connect()
+        await frames_until(big, "snapshot")
+        await big.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 10_000}))
+        big_closed = await big.receive_output(timeout=5)
+
+        await flood.connect()
+        await frames_until(flood, "snapshot")
+        for _ in range(6):
+            await flood.send_json_to({"type": "ping"})
+        frames = [await flood.receive_output(timeout=5) for _ in range(12)]
+        return big_closed, frames
+
+    big_closed, frames = run(scenario)
+
+    assert big_closed == {"type": "websocket.close", "code": 1009}
+    assert frames[-1] == {"type": "websocket.close", "code": 4429}
+    assert json.loads(frames[-2]["text"]) == {"type": "error", "reason": "too many messages"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_replays_a_volunteers_own_events_only(scene):
+    opened = DeploymentEvent.objects.get(kind="incident.opened").seq
+    mine = list(
+        DeploymentEvent.objects.filter(volunteer=scene["rescuer"]).values_list("seq", flat=True)
+    )
+    ws = volunteer_socket(scene["rescuer"], since=opened)
+
+    async def scenario():
+        await ws.connect()
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(1 + len(mine))]
+        nothing_more = await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return frames, nothing_more
+
+    frames, nothing_more = run(scenario)
+
+    assert [frame["seq"] for frame in frames[1:]] == mine
+    assert all(frame["volunteer"] == scene["rescuer"].pk for frame in frames[1:])
+    assert nothing_more
