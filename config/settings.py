@@ -8,6 +8,7 @@ DATABASE_URL / REDIS_URL set: production backends (PostgreSQL, channels-redis, C
 on Redis, the Redis location index).
 """
 
+import importlib.util
 from pathlib import Path
 
 import dj_database_url
@@ -129,16 +130,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# Leaflet's files from the django-leaflet package, served as /static/leaflet/...: the
+# package's Django app itself needs GeoDjango (GDAL), which Tongxin does not use.
+STATICFILES_DIRS = [
+    BASE_DIR / "config" / "static",
+    Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -269,6 +278,14 @@ WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 8192)
 WS_RATE_LIMIT_PER_MINUTE = env_int("WS_RATE_LIMIT_PER_MINUTE", 120)
 # A client further behind than this many events gets a fresh snapshot, not a replay.
 WS_REPLAY_LIMIT = env_int("WS_REPLAY_LIMIT", 1000)
+
+# --- Pages ----------------------------------------------------------------------------
+
+# Map tiles for the dashboard, e.g. an intranet tile server's
+# "https://tiles.example.cn/{z}/{x}/{y}.png". Empty: no tiles, the map still shows
+# incidents, volunteers and vehicles on a plain background.
+MAP_TILES_URL = env_str("MAP_TILES_URL")
+MAP_TILES_ATTRIBUTION = env_str("MAP_TILES_ATTRIBUTION")
 
 # The location index (DESIGN.md §5): Redis GEO sets in production, in-process otherwise.
 LOCATION_INDEX_URL = "" if EMBEDDED else redis_url_with_db_offset(REDIS_URL, 2)

@@ -66,6 +66,9 @@ api_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    # The three faces (issue 5) add their pages below.
     path("healthz", views.healthz, name="healthz"),
     path("api/", include((api_patterns, "api"))),
     path("api-auth/", include("rest_framework.urls")),
