@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import REQUIRE_SERVICES
 from tests.processes import asgi_server, celery_worker, database_url_of_this_run, environment
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -29,7 +30,10 @@ DESKTOP = {"viewport": {"width": 1440, "height": 900}}
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.skip("no chromium: .ci/run installs Debian's package")
+        reason = "no chromium: .ci/run installs Debian's package"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"TONGXIN_REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the tests' own database
