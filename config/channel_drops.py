@@ -20,7 +20,7 @@ DROP_MESSAGE = "%s of %s channels over capacity in group %s"
 def _counter() -> redis.Redis | None:
     if settings.EMBEDDED:
         return None
-    return redis.Redis.from_url(settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0])
+    return redis.Redis.from_url(settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"])
 
 
 def _drops_key() -> str:

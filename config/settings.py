@@ -197,7 +197,17 @@ else:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [redis_url_with_db_offset(REDIS_URL, 0)],
+                "hosts": [
+                    {
+                        "address": redis_url_with_db_offset(REDIS_URL, 0),
+                        # channels-redis waits on Redis with BZPOPMIN for 5 s; redis-py's
+                        # own 5 s read timeout fired first and killed an idle socket's
+                        # consumer (bench/live.py). And a pool of 100 connections
+                        # refused group_discard calls when many sockets closed at once.
+                        "socket_timeout": 15,
+                        "max_connections": 1000,
+                    }
+                ],
                 # Group sends are at-most-once; the deployment log is the truth and
                 # clients resume with since=<seq>. Capacity bounds a stalled client's
                 # backlog, expiry drops messages nobody read within the time a
@@ -286,6 +296,11 @@ WS_REPLAY_LIMIT = env_int("WS_REPLAY_LIMIT", 1000)
 # incidents, volunteers and vehicles on a plain background.
 MAP_TILES_URL = env_str("MAP_TILES_URL")
 MAP_TILES_ATTRIBUTION = env_str("MAP_TILES_ATTRIBUTION")
+# Addresses typed on the dashboard: empty, the offline gazetteer (townships, open
+# incidents and sites by name); or a geopy service name such as "nominatim", asked at
+# GEOCODER_URL (e.g. an intranet "http://nominatim.internal"), the gazetteer as fallback.
+GEOCODER = env_str("GEOCODER")
+GEOCODER_URL = env_str("GEOCODER_URL")
 
 # The location index (DESIGN.md §5): Redis GEO sets in production, in-process otherwise.
 LOCATION_INDEX_URL = "" if EMBEDDED else redis_url_with_db_offset(REDIS_URL, 2)

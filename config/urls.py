@@ -69,6 +69,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # The three faces (issue 5) add their pages below.
+    path("review/", include("dispatch.urls")),
+    path("phone/", include("volunteers.urls")),
+    path("dashboard/", include("incidents.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/", include((api_patterns, "api"))),
     path("api-auth/", include("rest_framework.urls")),

@@ -26,6 +26,14 @@ CLOSE_TOO_BIG = 1009
 SUBPROTOCOL = "tongxin"
 
 
+def _db(function):
+    """Run database work off the event loop, in a thread of the pool. Not
+    thread-sensitive (channels' default), which runs every consumer's database work of
+    the process in one thread, one call at a time: with a thousand phones, acks took
+    seconds (bench/live.py)."""
+    return database_sync_to_async(function, thread_sensitive=False)
+
+
 class BadRequest(Exception):
     """A client frame that cannot be acted on; the message goes back in an error frame."""
 
@@ -75,7 +83,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         wants_protocol = SUBPROTOCOL in self.scope.get("subprotocols", ())
         await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
-        last_seq = await database_sync_to_async(live.last_seq)()
+        last_seq = await _db(live.last_seq)()
         await self.send_json({"type": "hello", "last_seq": last_seq, "role": self.role})
         await self._send_where_the_client_stands(_since(self.scope))
 
@@ -173,16 +181,16 @@ class DashboardConsumer(LiveConsumer):
     role = "dashboard"
 
     async def may_connect(self, user) -> bool:
-        return await database_sync_to_async(_may_watch_dashboard)(user)
+        return await _db(_may_watch_dashboard)(user)
 
     def groups_to_join(self) -> list[str]:
         return [DASHBOARD_GROUP]
 
     async def snapshot(self) -> dict:
-        return await database_sync_to_async(live.dashboard_snapshot)()
+        return await _db(live.dashboard_snapshot)()
 
     async def replay(self, since: int):
-        return await database_sync_to_async(live.replay)(since=since)
+        return await _db(live.replay)(since=since)
 
 
 class VolunteerConsumer(LiveConsumer):
@@ -191,19 +199,17 @@ class VolunteerConsumer(LiveConsumer):
     role = "volunteer"
 
     async def may_connect(self, user) -> bool:
-        self.volunteer = await database_sync_to_async(lambda: getattr(user, "volunteer", None))()
+        self.volunteer = await _db(lambda: getattr(user, "volunteer", None))()
         return self.volunteer is not None
 
     def groups_to_join(self) -> list[str]:
         return [volunteer_group(self.volunteer.pk)]
 
     async def snapshot(self) -> dict:
-        return await database_sync_to_async(live.volunteer_snapshot)(self.volunteer.pk)
+        return await _db(live.volunteer_snapshot)(self.volunteer.pk)
 
     async def replay(self, since: int):
-        return await database_sync_to_async(live.replay)(
-            since=since, volunteer_id=self.volunteer.pk
-        )
+        return await _db(live.replay)(since=since, volunteer_id=self.volunteer.pk)
 
     def handlers(self) -> dict:
         return {
@@ -218,7 +224,7 @@ class VolunteerConsumer(LiveConsumer):
         }
 
     async def _call(self, service, **kwargs):
-        return await database_sync_to_async(service)(volunteer=self.volunteer, **kwargs)
+        return await _db(service)(volunteer=self.volunteer, **kwargs)
 
     async def _answer(self, service, content, **kwargs):
         assignment_id = _field(content, "assignment", int)
@@ -275,4 +281,3 @@ def _number(content: dict, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRequest(f"{name}: expected a number")
     return float(value)
-

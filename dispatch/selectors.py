@@ -17,12 +17,14 @@ from volunteers.models import Vehicle, VehicleKind, Volunteer
 
 # An assignment in one of these counts towards filling its need.
 FILLED_STATUSES = (*ACTIVE_STATUSES, AssignmentStatus.COMPLETED)
-# Whoever was already asked for a need (and said no, or let it expire) is not asked again.
+# Whoever was already asked for a need (and said no, or let it expire, or was taken
+# off it by a coordinator) is not asked again.
 ASKED_STATUSES = (
     AssignmentStatus.OFFERED,
     *FILLED_STATUSES,
     AssignmentStatus.DECLINED,
     AssignmentStatus.EXPIRED,
+    AssignmentStatus.CANCELLED,
 )
 # Staffing hours in this past window make a volunteer less likely to get the next shift.
 FAIRNESS_WINDOW = timedelta(days=7)

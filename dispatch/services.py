@@ -3,11 +3,14 @@ withdraw, cancel, manual assign and unassign. Every transition writes its log ev
 in the same transaction; the location index follows after commit.
 
 Concurrency, in one place: every write to a need's assignments first locks the need's
-row (SELECT ... FOR UPDATE). Accepts, offers and withdrawals on one need therefore run
-one after another, so "is there still a place?" is answered on fresh data and a need
-never takes more than it asked for. Double booking across needs is refused by the
-database (one_active_assignment_per_volunteer / _per_vehicle), which is the only place
-that sees every need at once.
+row (SELECT ... FOR NO KEY UPDATE: it serialises the writers, yet lets other
+transactions' foreign-key checks on the need through; a plain FOR UPDATE blocked those
+at commit and deadlocked against the event sequence's lock, bench/live.py). Accepts,
+offers and withdrawals on one need therefore run one after another, so "is there still
+a place?" is answered on fresh data and a need never takes more than it asked for.
+Double booking across needs is refused by the database
+(one_active_assignment_per_volunteer / _per_vehicle), which is the only place that sees
+every need at once.
 """
 
 from dataclasses import dataclass
@@ -57,7 +60,7 @@ class ResourceBusy(DispatchError):
 
 def _need_locked(need_id: int) -> Need:
     return (
-        Need.objects.select_for_update(of=("self",))
+        Need.objects.select_for_update(of=("self",), no_key=True)
         .select_related("incident", "skill")
         .get(pk=need_id)
     )
@@ -175,7 +178,7 @@ def offers_make(*, need: Need, picks: list[matching.Pick]) -> list[Assignment]:
 def _dispatchable_needs(need_ids: list[int]) -> list[Need]:
     # Locked in id order, so two dispatches of overlapping needs cannot deadlock.
     return list(
-        Need.objects.select_for_update(of=("self",))
+        Need.objects.select_for_update(of=("self",), no_key=True)
         .select_related("incident", "skill")
         .filter(pk__in=need_ids, incident__status=Incident.Status.OPEN)
         .order_by("pk")
@@ -439,7 +442,9 @@ def _close_assignment(assignment: Assignment, *, actor, reason: str) -> None:
 def incident_assignments_close(*, incident: Incident, actor, reason: str) -> None:
     """When an incident is resolved or cancelled: withdraw its open offers and free
     everyone on it. Runs in the closing transaction."""
-    for need in Need.objects.select_for_update().filter(incident=incident).order_by("pk"):
+    for need in (
+        Need.objects.select_for_update(no_key=True).filter(incident=incident).order_by("pk")
+    ):
         open_assignments = need.assignments.filter(
             status__in=(AssignmentStatus.OFFERED, *ACTIVE_STATUSES)
         ).select_related("vehicle", "volunteer")

@@ -18,10 +18,13 @@ def token_from_subprotocols(subprotocols) -> str | None:
     return None
 
 
-@database_sync_to_async
-def _user_for(key: str):
+def _user_for_key(key: str):
     token = Token.objects.select_related("user").filter(key=key).first()
     return token.user if token and token.user.is_active else None
+
+
+# In a thread of the pool, not the process's one thread-sensitive thread (consumers).
+_user_for = database_sync_to_async(_user_for_key, thread_sensitive=False)
 
 
 class TokenAuthMiddleware(BaseMiddleware):

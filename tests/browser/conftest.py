@@ -27,8 +27,11 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 DESKTOP = {"viewport": {"width": 1440, "height": 900}}
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless chromium for one test. Per test, not per session: Playwright's sync
+    API keeps an event loop running in this thread while it is open, and tests after
+    it that call async_to_sync would fail."""
     if not os.path.exists(CHROMIUM):
         reason = "no chromium: .ci/run installs Debian's package"
         if REQUIRE_SERVICES:
@@ -36,9 +39,9 @@ def browser():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the tests' own database
-    # calls are synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # Playwright's loop runs in this thread; the test's own database calls are
+    # synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

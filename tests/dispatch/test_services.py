@@ -288,7 +288,10 @@ def test_it_lets_a_coordinator_assign_by_hand_and_take_someone_off(coordinator, 
     assigned.refresh_from_db()
     assert assigned.offered_by == coordinator
     assert (assigned.status, assigned.reason) == (AssignmentStatus.CANCELLED, "人不在")
-    assert services.incident_dispatch(incident_id=incident.pk)  # offered again
+    # Offered again, to others: the one taken off is not asked back at once.
+    again = services.incident_dispatch(incident_id=incident.pk)
+    assert again
+    assert far_away.pk not in {offer.volunteer_id for offer in again}
 
 
 @pytest.mark.django_db

@@ -1,0 +1,194 @@
+// The dashboard's Leaflet map (window.L, from /static/leaflet/leaflet.js). With no tile
+// server configured it draws on a plain background: township seats as labelled points,
+// so the incidents, volunteers and vehicles still have a place to stand.
+
+export const PRIORITY_COLOURS = { 4: "#b71c1c", 3: "#e65100", 2: "#1565c0", 1: "#607d8b" };
+
+export class DashboardMap {
+  constructor(element, ctx, handlers) {
+    const L = window.L;
+    this.L = L;
+    this.ctx = ctx;
+    this.handlers = handlers;
+    const tiles = ctx.config.tiles;
+    this.map = L.map(element, { preferCanvas: true, attributionControl: Boolean(tiles.url),
+                                zoomSnap: 0.25 });
+    if (tiles.url) {
+      L.tileLayer(tiles.url, { attribution: tiles.attribution, maxZoom: 19 }).addTo(this.map);
+    } else {
+      element.classList.add("no-tiles");
+    }
+    for (const [name, zIndex] of [["seats", 410], ["volunteers", 420], ["incidents", 450]]) {
+      this.map.createPane(name).style.zIndex = zIndex;
+    }
+    this.seatLayer = L.layerGroup().addTo(this.map);
+    this.volunteerLayer = L.layerGroup().addTo(this.map);
+    this.vehicleLayer = L.layerGroup().addTo(this.map);
+    this.incidentLayer = L.layerGroup().addTo(this.map);
+    this.incidentMarkers = new Map();
+    this.drawSeats();
+    L.control.scale({ imperial: false }).addTo(this.map);
+    L.control.layers(null, {
+      [ctx.t("layer_incidents")]: this.incidentLayer,
+      [ctx.t("layer_volunteers")]: this.volunteerLayer,
+      [ctx.t("layer_vehicles")]: this.vehicleLayer,
+      [ctx.t("layer_townships")]: this.seatLayer,
+    }, { position: "topright" }).addTo(this.map);
+    this.addLegend();
+    this.map.on("click", (event) => handlers.onMapClick?.(event.latlng));
+    this.fitCity();
+  }
+
+  fitCity() {
+    const seats = this.ctx.config.townships.map((t) => [t.latitude, t.longitude]);
+    if (seats.length) this.map.fitBounds(seats, { padding: [40, 40] });
+    else this.map.setView([34.40, 113.74], 11);
+  }
+
+  drawSeats() {
+    const L = this.L;
+    for (const township of this.ctx.config.townships) {
+      L.circleMarker([township.latitude, township.longitude], {
+        pane: "seats", radius: 3, color: "#7b8794", weight: 1, fillColor: "#fff", fillOpacity: 1,
+        interactive: false,
+      }).bindTooltip(township.name, { permanent: true, direction: "right", className: "seat-label",
+                                      offset: [4, 0], pane: "seats" })
+        .addTo(this.seatLayer);
+    }
+  }
+
+  addLegend() {
+    const L = this.L;
+    const t = this.ctx.t;
+    const legend = L.control({ position: "bottomright" });
+    legend.onAdd = () => {
+      const box = L.DomUtil.create("div", "map-legend");
+      const priorities = [4, 3, 2, 1].map((p) =>
+        `<i class="dot" style="background:${PRIORITY_COLOURS[p]}"></i>${this.ctx.label("priority", p)}`);
+      box.innerHTML = `
+        <div><b>${t("layer_incidents")}</b> ${priorities.join(" ")}</div>
+        <div><i class="dot small available"></i>${t("legend_volunteer")}
+             <i class="dot small busy"></i>${t("legend_volunteer_busy")}</div>
+        <div><i class="vehicle-icon s-available"></i>${t("legend_vehicle")}
+             <i class="vehicle-icon boat s-available"></i>${this.ctx.label("vehicle_kind", "boat")}
+             <i class="vehicle-icon s-assigned"></i>${this.ctx.label("vehicle_status", "assigned")}</div>`;
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    legend.addTo(this.map);
+  }
+
+  setIncidents(incidents, selectedId) {
+    const L = this.L;
+    const seen = new Set();
+    for (const incident of incidents) {
+      seen.add(incident.id);
+      const selected = incident.id === selectedId;
+      const style = {
+        pane: "incidents", radius: 7 + incident.priority * 1.5,
+        fillColor: PRIORITY_COLOURS[incident.priority] ?? "#555", fillOpacity: 0.9,
+        color: selected ? "#111" : "#fff", weight: selected ? 4 : 2,
+      };
+      let marker = this.incidentMarkers.get(incident.id);
+      if (!marker) {
+        marker = L.circleMarker([incident.latitude, incident.longitude], style)
+          .on("click", (event) => {
+            L.DomEvent.stopPropagation(event);
+            this.handlers.onIncidentClick?.(incident.id);
+          })
+          .addTo(this.incidentLayer);
+        this.incidentMarkers.set(incident.id, marker);
+      } else {
+        marker.setLatLng([incident.latitude, incident.longitude]).setStyle(style);
+      }
+      // The selected incident keeps its title on the map; the others tell on hover.
+      marker.unbindTooltip().bindTooltip(selected ? this.escape(incident.title) : this.tooltipOf(incident), {
+        permanent: selected, direction: "top", offset: [0, -10],
+        className: selected ? "incident-tip selected" : "incident-tip",
+      });
+      if (selected) marker.openTooltip();
+    }
+    for (const [id, marker] of this.incidentMarkers) {
+      if (!seen.has(id)) {
+        marker.remove();
+        this.incidentMarkers.delete(id);
+      }
+    }
+  }
+
+  tooltipOf(incident) {
+    const needs = incident.needs.map((need) => {
+      const of = this.ctx.places(need);
+      return `${this.ctx.needText(need)}: ${this.ctx.number(need.filled)}${of ? "/" + this.ctx.number(of) : ""}`;
+    });
+    return `<b>${this.escape(incident.title)}</b><br>${needs.map(this.escape).join("<br>")}`;
+  }
+
+  escape(text) {
+    return String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+
+  setResources({ volunteers, vehicles }) {
+    const L = this.L;
+    this.volunteerLayer.clearLayers();
+    for (const [, latitude, longitude, busy] of volunteers) {
+      L.circleMarker([latitude, longitude], {
+        pane: "volunteers", radius: 3.5, weight: 1, color: "#fff",
+        fillColor: busy ? "#6a1b9a" : "#2e7d32", fillOpacity: 0.85, interactive: false,
+      }).addTo(this.volunteerLayer);
+    }
+    this.vehicleLayer.clearLayers();
+    for (const vehicle of vehicles) {
+      const icon = L.divIcon({
+        className: "vehicle-marker",
+        html: `<i class="vehicle-icon ${vehicle.kind === "boat" ? "boat " : ""}s-${vehicle.status}"></i>`,
+        iconSize: [12, 12], iconAnchor: [6, 6],
+      });
+      L.marker([vehicle.latitude, vehicle.longitude], { icon, keyboard: false })
+        .bindTooltip(`${vehicle.call_sign} · ${this.ctx.label("vehicle_kind", vehicle.kind)} · ` +
+                     this.ctx.label("vehicle_status", vehicle.status))
+        .addTo(this.vehicleLayer);
+    }
+  }
+
+  focus(incident) {
+    const zoom = Math.max(this.map.getZoom(), 12);
+    this.map.flyTo([incident.latitude, incident.longitude], zoom, { duration: 0.6 });
+  }
+
+  setDraft(latitude, longitude, { pan = false } = {}) {
+    const L = this.L;
+    if (!this.draft) {
+      this.draft = L.marker([latitude, longitude], { draggable: true, autoPan: true, zIndexOffset: 1000 })
+        .on("dragend", () => {
+          const { lat, lng } = this.draft.getLatLng();
+          this.handlers.onDraftMoved?.(lat, lng);
+        })
+        .addTo(this.map);
+    } else {
+      this.draft.setLatLng([latitude, longitude]);
+    }
+    if (pan) this.map.flyTo([latitude, longitude], Math.max(this.map.getZoom(), 12), { duration: 0.6 });
+  }
+
+  clearDraft() {
+    this.draft?.remove();
+    this.draft = null;
+  }
+
+  offerHere(latlng, label, onChoose) {
+    const L = this.L;
+    const button = L.DomUtil.create("button", "primary");
+    button.type = "button";
+    button.textContent = label;
+    const popup = L.popup({ closeButton: true }).setLatLng(latlng).setContent(button).openOn(this.map);
+    button.addEventListener("click", () => {
+      this.map.closePopup(popup);
+      onChoose(latlng);
+    });
+  }
+
+  resize() {
+    this.map.invalidateSize();
+  }
+}

@@ -1,0 +1,57 @@
+// Tongxin's phone page service worker (served by volunteers.views.service_worker).
+// It keeps the page's shell so the page opens on a weak connection or none:
+// - the shell's static files: from the cache (named after their contents' hash);
+// - the page itself: from the network, the last copy when the network fails or is slow;
+// - everything else (the API, the state, the socket): the network only. The live state
+//   comes from the server; a cached copy of it would only mislead.
+const VERSION = "{{ version }}";
+const CACHE = `tongxin-phone-${VERSION}`;
+const SHELL = {{ shell|safe }};
+const PAGE = {{ page|safe }};
+const SLOW_PAGE_MS = 6000;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(
+        names.filter((name) => name.startsWith("tongxin-phone-") && name !== CACHE)
+          .map((name) => caches.delete(name))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+async function page(request) {
+  const cache = await caches.open(CACHE);
+  const network = fetch(request).then((response) => {
+    // Only the page itself: a redirect to the sign-in page is not worth keeping.
+    if (response.ok && !response.redirected) cache.put(PAGE, response.clone());
+    return response;
+  });
+  const kept = await cache.match(PAGE);
+  if (!kept) return network;
+  // With a copy in hand, wait for the network only so long, then show the copy
+  // (the page catches up over its socket once it is open).
+  const slow = new Promise((resolve) => setTimeout(() => resolve(kept), SLOW_PAGE_MS));
+  return Promise.race([network.catch(() => kept), slow]);
+}
+
+async function shell(request) {
+  const kept = await caches.match(request, { cacheName: CACHE });
+  return kept || fetch(request);
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== location.origin) return;
+  if (request.mode === "navigate" && url.pathname === PAGE) {
+    event.respondWith(page(request));
+  } else if (SHELL.includes(url.pathname)) {
+    event.respondWith(shell(request));
+  }
+});
