@@ -17,7 +17,7 @@ from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from tests.browser.conftest import PHONE, screenshot, sign_in
 from tests.conftest import DEMO_PASSWORD
-from tests.dispatch.test_services import KM, SITE
+from tests.dispatch.scenes import KM, SITE
 from tests.processes import wait_until
 from volunteers.models import Skill, Volunteer
 

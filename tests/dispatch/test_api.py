@@ -14,29 +14,10 @@ from dispatch.availability import index_rebuild
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_cancel, incident_open
+from tests.dispatch.scenes import KM, SITE
 from volunteers.models import Skill, Township, Vehicle, VehicleKind
 
-SITE = (34.610, 113.680)  # 龙湖镇, the north of the city
-KM = 1 / 111  # a kilometre of latitude, near enough
-
 pytestmark = pytest.mark.usefixtures("live_index")
-
-
-@pytest.fixture
-def rescuers(make_volunteer):
-    """Five on-duty rescuers, 1 to 5 km north of the site, nearest first."""
-    volunteers = [
-        make_volunteer(
-            f"1390000000{n}",
-            skills=("rescue",),
-            on_duty=True,
-            last_latitude=SITE[0] + n * KM,
-            last_longitude=SITE[1],
-        )
-        for n in range(1, 6)
-    ]
-    index_rebuild()
-    return volunteers
 
 
 @pytest.fixture

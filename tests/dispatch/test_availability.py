@@ -1,6 +1,5 @@
 """Who is available, and the location index kept in step, on the configured backend."""
 
-
 import pytest
 from django.db import transaction
 

@@ -14,7 +14,8 @@ from config.asgi import application
 from dispatch import services
 from dispatch.availability import index_rebuild
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent
-from tests.dispatch.test_services import KM, SITE, open_rescue
+from tests.dispatch.scenes import KM, SITE
+from tests.dispatch.test_services import open_rescue
 
 ALLOWED_ORIGIN = b"http://testserver"
 

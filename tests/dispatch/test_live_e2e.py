@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 
 from dispatch.availability import index_rebuild
 from dispatch.models import Assignment
-from tests.dispatch.test_services import KM, SITE
+from tests.dispatch.scenes import KM, SITE
 from tests.processes import asgi_server, celery_worker, database_url_of_this_run, environment
 
 pytestmark = [

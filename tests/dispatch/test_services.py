@@ -14,29 +14,10 @@ from dispatch.location_index import volunteer_key
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open, incident_resolve
+from tests.dispatch.scenes import KM, SITE
 from volunteers.models import Skill, Township, Vehicle, VehicleKind
 
-SITE = (34.610, 113.680)  # 龙湖镇, the north of the city
-KM = 1 / 111  # a kilometre of latitude, near enough
-
 pytestmark = pytest.mark.usefixtures("live_index")
-
-
-@pytest.fixture
-def rescuers(make_volunteer):
-    """Five on-duty rescuers, 1 to 5 km north of the site, nearest first."""
-    volunteers = [
-        make_volunteer(
-            f"1390000000{n}",
-            skills=("rescue",),
-            on_duty=True,
-            last_latitude=SITE[0] + n * KM,
-            last_longitude=SITE[1],
-        )
-        for n in range(1, 6)
-    ]
-    index_rebuild()
-    return volunteers
 
 
 def open_rescue(reporter, *, count=2, **fields) -> Incident:
@@ -199,8 +180,9 @@ def test_it_takes_a_volunteer_out_of_the_index_while_busy_and_back_after(
     volunteer = rescuers[0]
 
     def indexed() -> bool:
-        hits = live_index.search(volunteer_key("rescue"), latitude=SITE[0], longitude=SITE[1],
-                            radius_km=50, count=10)
+        hits = live_index.search(
+            volunteer_key("rescue"), latitude=SITE[0], longitude=SITE[1], radius_km=50, count=10
+        )
         return volunteer.pk in [hit.member for hit in hits]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -220,7 +202,10 @@ def test_it_takes_a_volunteer_out_of_the_index_while_busy_and_back_after(
     assert (done.status, done.people_moved) == (AssignmentStatus.COMPLETED, 12)
     assert done.en_route_at <= done.on_scene_at <= done.finished_at
     assert kinds(assignment=accepted) == [
-        "offer.made", "offer.accepted", "assignment.en_route", "assignment.on_scene",
+        "offer.made",
+        "offer.accepted",
+        "assignment.en_route",
+        "assignment.on_scene",
         "assignment.completed",
     ]
 
@@ -280,8 +265,10 @@ def test_it_lets_a_coordinator_assign_by_hand_and_take_someone_off(coordinator, 
     )
     with pytest.raises(services.OfferClosed, match="already filled"):
         services.assignment_assign_manually(
-            need_id=need.pk, target=services.ManualTarget(volunteer=rescuers[0]),
-            actor=coordinator, reason="电话确认",
+            need_id=need.pk,
+            target=services.ManualTarget(volunteer=rescuers[0]),
+            actor=coordinator,
+            reason="电话确认",
         )
     services.assignment_unassign(assignment_id=assigned.pk, actor=coordinator, reason="人不在")
 
@@ -309,8 +296,10 @@ def test_it_refuses_to_book_a_busy_volunteer_by_hand(coordinator, rescuers):
         )
     with pytest.raises(services.InvalidTransition, match="Say why"):
         services.assignment_assign_manually(
-            need_id=second.needs.get().pk, target=services.ManualTarget(volunteer=rescuers[1]),
-            actor=coordinator, reason=" ",
+            need_id=second.needs.get().pk,
+            target=services.ManualTarget(volunteer=rescuers[1]),
+            actor=coordinator,
+            reason=" ",
         )
 
 
@@ -324,8 +313,13 @@ def test_it_sends_enough_vehicles_that_work_in_that_water(coordinator, make_volu
 
     def vehicle(call_sign, kind, capacity, depth, km):
         made = Vehicle.objects.create(
-            call_sign=call_sign, kind=kind, township=township, capacity=capacity,
-            max_water_depth_m=Decimal(depth), latitude=SITE[0] + km * KM, longitude=SITE[1],
+            call_sign=call_sign,
+            kind=kind,
+            township=township,
+            capacity=capacity,
+            max_water_depth_m=Decimal(depth),
+            latitude=SITE[0] + km * KM,
+            longitude=SITE[1],
         )
         made.crew.add(crew)
         return made
@@ -334,9 +328,12 @@ def test_it_sends_enough_vehicles_that_work_in_that_water(coordinator, make_volu
     boats = [vehicle(f"蓝天-0{n}", VehicleKind.BOAT, 10, "3.00", n) for n in range(1, 5)]
     truck = vehicle("豫A·02", VehicleKind.TRUCK, 20, "1.20", 2.5)
     index_rebuild()
-    incident = open_rescue(coordinator, needs=[
-        NeedSpec(kind=Need.Kind.CAPABILITY, people_to_move=28, water_depth_m=Decimal("1.2"))
-    ])
+    incident = open_rescue(
+        coordinator,
+        needs=[
+            NeedSpec(kind=Need.Kind.CAPABILITY, people_to_move=28, water_depth_m=Decimal("1.2"))
+        ],
+    )
 
     offers = services.incident_dispatch(incident_id=incident.pk)
 
@@ -387,7 +384,8 @@ def test_it_lets_exactly_one_of_many_take_the_last_place(coordinator, make_volun
     need = incident.needs.get()
     offers = [
         Assignment.objects.create(
-            need=need, status=AssignmentStatus.OFFERED,
+            need=need,
+            status=AssignmentStatus.OFFERED,
             volunteer=make_volunteer(f"1370000000{n}", on_duty=True),
         )
         for n in range(8)
@@ -408,7 +406,8 @@ def test_it_never_fills_a_need_beyond_what_it_asked(coordinator, make_volunteer)
     need = incident.needs.get()
     offers = [
         Assignment.objects.create(
-            need=need, status=AssignmentStatus.OFFERED,
+            need=need,
+            status=AssignmentStatus.OFFERED,
             volunteer=make_volunteer(f"1370000001{n}", on_duty=True),
         )
         for n in range(8)
@@ -422,9 +421,7 @@ def test_it_never_fills_a_need_beyond_what_it_asked(coordinator, make_volunteer)
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_it_books_a_volunteer_accepting_two_offers_at_once_only_once(
-    coordinator, make_volunteer
-):
+def test_it_books_a_volunteer_accepting_two_offers_at_once_only_once(coordinator, make_volunteer):
     volunteer = make_volunteer("13700000020", on_duty=True)
     offers = [
         Assignment.objects.create(

@@ -23,7 +23,8 @@ from dispatch.models import (
 )
 from incidents.models import Need
 from incidents.services import NeedSpec
-from tests.dispatch.test_services import KM, SITE, open_rescue, race
+from tests.dispatch.scenes import KM, SITE
+from tests.dispatch.test_services import open_rescue, race
 from volunteers.models import Township, Vehicle, VehicleKind
 
 pytestmark = pytest.mark.usefixtures("live_index")

@@ -9,8 +9,9 @@ from dispatch.availability import index_rebuild
 from dispatch.events import DASHBOARD_GROUP, event_record
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from dispatch.tasks import events_relay, offers_expire
+from tests.dispatch.scenes import KM, SITE
 from tests.dispatch.test_events import listen, receive
-from tests.dispatch.test_services import KM, SITE, open_rescue
+from tests.dispatch.test_services import open_rescue
 from tests.processes import celery_worker, database_url_of_this_run, environment, wait_until
 
 

@@ -13,7 +13,7 @@ from dispatch.models import Assignment
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from tests.conftest import DEMO_PASSWORD
-from tests.dispatch.test_services import SITE
+from tests.dispatch.scenes import SITE
 from volunteers import views
 from volunteers.models import Skill, Township
 from volunteers.views import SHELL_STATIC
