@@ -345,18 +345,8 @@ def log_rows(events: Iterable[DeploymentEvent]) -> Iterator[LogRow]:
 def assignments_filtered(*, filters: LogFilter) -> QuerySet[Assignment]:
     """The assignments the totals count: offered in the range, on the chosen incidents,
     and of the chosen team or volunteer. The event-kind filter narrows the log only."""
-    after, before = filters.window()
-    assignments = Assignment.objects.all()
-    if after:
-        assignments = assignments.filter(offered_at__gte=after)
-    if before:
-        assignments = assignments.filter(offered_at__lt=before)
-    if filters.incident:
-        assignments = assignments.filter(need__incident_id=filters.incident)
-    if filters.incident_kind:
-        assignments = assignments.filter(need__incident__kind=filters.incident_kind)
-    if filters.township:
-        assignments = assignments.filter(need__incident__township_id=filters.township)
+    assignments = _in_window(Assignment.objects.all(), "offered_at", filters)
+    assignments = assignments.filter(_incident_conditions(filters, to_incident="need__incident__"))
     if filters.team:
         assignments = assignments.filter(
             Q(volunteer__in=_team_members(filters.team)) | Q(vehicle__team_id=filters.team)
@@ -368,19 +358,32 @@ def assignments_filtered(*, filters: LogFilter) -> QuerySet[Assignment]:
     return assignments
 
 
-def _incidents_filtered(filters: LogFilter, went: QuerySet[Assignment]) -> QuerySet[Incident]:
-    after, before = filters.window()
-    incidents = Incident.objects.all()
-    if after:
-        incidents = incidents.filter(opened_at__gte=after)
-    if before:
-        incidents = incidents.filter(opened_at__lt=before)
+def _incident_conditions(filters: LogFilter, *, to_incident: str) -> Q:
+    """The filters on the incident itself, reached from the model being filtered
+    through `to_incident` ("" for Incident, "incident__" for Need, "need__incident__"
+    for Assignment)."""
+    conditions = Q()
     if filters.incident:
-        incidents = incidents.filter(pk=filters.incident)
+        conditions &= Q(**{f"{to_incident}pk": filters.incident})
     if filters.incident_kind:
-        incidents = incidents.filter(kind=filters.incident_kind)
+        conditions &= Q(**{f"{to_incident}kind": filters.incident_kind})
     if filters.township:
-        incidents = incidents.filter(township_id=filters.township)
+        conditions &= Q(**{f"{to_incident}township_id": filters.township})
+    return conditions
+
+
+def _in_window(queryset, field: str, filters: LogFilter):
+    after, before = filters.window()
+    if after:
+        queryset = queryset.filter(**{f"{field}__gte": after})
+    if before:
+        queryset = queryset.filter(**{f"{field}__lt": before})
+    return queryset
+
+
+def _incidents_filtered(filters: LogFilter, went: QuerySet[Assignment]) -> QuerySet[Incident]:
+    incidents = _in_window(Incident.objects.all(), "opened_at", filters)
+    incidents = incidents.filter(_incident_conditions(filters, to_incident=""))
     if filters.team or filters.volunteer:
         # The incidents the team or volunteer went to.
         incidents = incidents.filter(pk__in=went.values("need__incident_id"))
@@ -389,20 +392,11 @@ def _incidents_filtered(filters: LogFilter, went: QuerySet[Assignment]) -> Query
 
 def _shifts_filtered(filters: LogFilter, went: QuerySet[Assignment]) -> QuerySet[Need]:
     """Testing-site shifts starting in the range, each with how many went to it."""
-    after, before = filters.window()
     shifts = Need.objects.filter(
         incident__kind=IncidentKind.TESTING_SITE, shift_start__isnull=False
     )
-    if after:
-        shifts = shifts.filter(shift_start__gte=after)
-    if before:
-        shifts = shifts.filter(shift_start__lt=before)
-    if filters.incident:
-        shifts = shifts.filter(incident_id=filters.incident)
-    if filters.incident_kind:
-        shifts = shifts.filter(incident__kind=filters.incident_kind)
-    if filters.township:
-        shifts = shifts.filter(incident__township_id=filters.township)
+    shifts = _in_window(shifts, "shift_start", filters)
+    shifts = shifts.filter(_incident_conditions(filters, to_incident="incident__"))
     if filters.team or filters.volunteer:
         shifts = shifts.filter(pk__in=went.values("need_id"))
     return shifts.annotate(
