@@ -63,7 +63,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def snapshot(self) -> dict:
         raise NotImplementedError
 
-    async def replay(self, since: int) -> list[dict] | None:
+    async def replay(self, since: int) -> tuple[list[dict], int] | None:
+        raise NotImplementedError
+
+    async def frames_missed(self, before: int) -> list[dict]:
+        """The frames between what the client has and the live frame `before` that
+        the client may see, read from the log."""
         raise NotImplementedError
 
     async def connect(self):
@@ -85,17 +90,22 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
         last_seq = await _db(live.last_seq)()
         await self.send_json({"type": "hello", "last_seq": last_seq, "role": self.role})
-        await self._send_where_the_client_stands(_since(self.scope))
+        # The log position up to which the client has everything it may see: every
+        # frame at or below it is dropped, every frame above it goes out in seq order.
+        self.client_upto = await self._send_where_the_client_stands(_since(self.scope), last_seq)
 
-    async def _send_where_the_client_stands(self, since: int | None):
+    async def _send_where_the_client_stands(self, since: int | None, last_seq: int) -> int:
         if since is not None:
-            frames = await self.replay(since) if since >= 0 else None
-            if frames is not None:
+            replayed = await self.replay(since) if since >= 0 else None
+            if replayed is not None:
+                frames, upto = replayed
                 for frame in frames:
                     await self.send_json(frame)
-                return
+                return upto
             await self.send_json({"type": "resync", "reason": "too far behind to replay"})
+        # Read after last_seq: it shows the effect of every event up to there.
         await self.send_json(await self.snapshot())
+        return last_seq
 
     async def disconnect(self, code):
         for group in getattr(self, "joined", ()):
@@ -152,7 +162,25 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return {"of": "ping"}
 
     async def log_event(self, message):
-        await self.send_json(message["event"])
+        """A live frame from the channel layer. Frames reach the groups out of seq order
+        when two processes publish at once (the worker's offers, the server's accepts),
+        and twice when the relay re-sends one or a replay already had it. The client
+        gets each frame once, in seq order, so the last seq it saw is exactly where it
+        resumes. An event below this frame is committed already (events commit in seq
+        order), so what the client may have missed is read from the log, not waited for.
+        The channel layer hands a consumer one message at a time: no locking here."""
+        frame = message["event"]
+        seq = frame["seq"]
+        if seq <= self.client_upto:
+            return
+        # On the dashboard, which gets every event, a gap is a frame still on its way;
+        # a phone sees a few of the log's events, and only the log knows whether one of
+        # theirs lies in the gap.
+        if seq > self.client_upto + 1:
+            for missed in await self.frames_missed(before=seq):
+                await self.send_json(missed)
+        await self.send_json(frame)
+        self.client_upto = seq
 
 
 def _reason(error: Exception) -> str:
@@ -192,6 +220,9 @@ class DashboardConsumer(LiveConsumer):
     async def replay(self, since: int):
         return await _db(live.replay)(since=since)
 
+    async def frames_missed(self, before: int) -> list[dict]:
+        return await _db(live.frames_between)(after=self.client_upto, before=before)
+
 
 class VolunteerConsumer(LiveConsumer):
     """/ws/volunteer/: a volunteer's own offers and assignments, and their answers."""
@@ -210,6 +241,11 @@ class VolunteerConsumer(LiveConsumer):
 
     async def replay(self, since: int):
         return await _db(live.replay)(since=since, volunteer_id=self.volunteer.pk)
+
+    async def frames_missed(self, before: int) -> list[dict]:
+        return await _db(live.frames_between)(
+            after=self.client_upto, before=before, volunteer_id=self.volunteer.pk
+        )
 
     def handlers(self) -> dict:
         return {

@@ -72,8 +72,44 @@ def event_record(
         vehicle=vehicle,
         data=data or {},
     )
-    transaction.on_commit(lambda: events_publish(seqs=[event.seq]), robust=True)
+    transaction.on_commit(_publication_of(event), robust=True)
     return event
+
+
+class _PublishAfterCommit:
+    """The on_commit hook of one event, one per event so that a rolled-back savepoint
+    discards its own events' hooks and no others. The hooks of one transaction share
+    a batch: the first to run publishes the whole batch, the others find it done. So a
+    transaction's events go out over one channel-layer connection instead of one each
+    (each async_to_sync opens its own, bench/live.py)."""
+
+    def __init__(self, event: DeploymentEvent, batch: list):
+        self.event = event
+        self.batch = batch
+        self.done = False
+
+    def __call__(self):
+        if self.done:
+            return
+        for hook in self.batch:
+            hook.done = True
+        # Re-read by id: an event of a rolled-back savepoint is still in the batch, but
+        # no longer in the database (and its seq may now belong to another event).
+        ids = [hook.event.pk for hook in self.batch]
+        events_send(list(DeploymentEvent.objects.filter(pk__in=ids)))
+
+
+def _publication_of(event: DeploymentEvent) -> _PublishAfterCommit:
+    # The hooks still registered in this transaction (Django drops those of rolled-back
+    # savepoints from the list); the newest of ours holds the transaction's batch.
+    batch = []
+    for entry in reversed(connection.run_on_commit):
+        if isinstance(entry[1], _PublishAfterCommit):
+            batch = entry[1].batch
+            break
+    hook = _PublishAfterCommit(event, batch)
+    batch.append(hook)
+    return hook
 
 
 def event_frame(event: DeploymentEvent) -> dict:
@@ -105,28 +141,39 @@ def event_groups(event: DeploymentEvent) -> list[str]:
 
 
 def events_publish(*, seqs: list[int]) -> int:
-    """Send these events to their groups and mark them published. Returns how many
-    were sent. A send that fails leaves the event unpublished for the relay."""
-    events = list(DeploymentEvent.objects.filter(seq__in=seqs).order_by("seq"))
+    """Send these events to their groups and mark them published (the relay's way in)."""
+    return events_send(list(DeploymentEvent.objects.filter(seq__in=seqs).order_by("seq")))
+
+
+def events_send(events: list[DeploymentEvent]) -> int:
+    """Send events, oldest first, to their groups in one connection to the channel
+    layer, and mark them published. Returns how many were sent. If sending fails, the
+    events stay unpublished for the relay."""
     if not events:
         return 0
+    messages = [
+        (group, {"type": "log.event", "event": event_frame(event)})
+        for event in sorted(events, key=lambda event: event.seq)
+        for group in event_groups(event)
+    ]
+    try:
+        async_to_sync(_group_send_all)(messages)
+    except Exception:
+        logger.exception(
+            "publishing events %s failed; the relay will retry", [e.seq for e in events]
+        )
+        return 0
+    DeploymentEvent.objects.filter(
+        seq__in=[event.seq for event in events], published_at__isnull=True
+    ).update(published_at=timezone.now())
+    return len(events)
+
+
+async def _group_send_all(messages: list[tuple[str, dict]]) -> None:
+    # One after another, not gathered: a group must get its frames in seq order.
     channel_layer = get_channel_layer()
-    sent = []
-    for event in events:
-        frame = event_frame(event)
-        try:
-            for group in event_groups(event):
-                async_to_sync(channel_layer.group_send)(
-                    group, {"type": "log.event", "event": frame}
-                )
-        except Exception:
-            logger.exception("publishing event %s failed; the relay will retry", event.seq)
-            continue
-        sent.append(event.seq)
-    DeploymentEvent.objects.filter(seq__in=sent, published_at__isnull=True).update(
-        published_at=timezone.now()
-    )
-    return len(sent)
+    for group, message in messages:
+        await channel_layer.group_send(group, message)
 
 
 def events_relay() -> int:

@@ -1,23 +1,15 @@
 """What live clients are sent: snapshots and replays (docs/websockets.md). Plain
 synchronous functions; the consumers call them through database_sync_to_async."""
 
-from collections import Counter
-
 from django.conf import settings
 from django.db.models import Q
 
-from dispatch.api import AssignmentSerializer
+from dispatch.api import AssignmentSerializer, assignments_for_display
 from dispatch.events import event_frame
-from dispatch.models import (
-    OPEN_STATUSES,
-    Assignment,
-    AssignmentStatus,
-    DeploymentEvent,
-    EventSequence,
-)
-from dispatch.selectors import FILLED_STATUSES
+from dispatch.models import OPEN_STATUSES, DeploymentEvent, EventSequence
 from incidents.api import IncidentSerializer
 from incidents.models import Incident
+from incidents.selectors import incidents_with_needs
 from volunteers.api import VolunteerSerializer
 from volunteers.models import Volunteer
 
@@ -31,24 +23,40 @@ def _volunteer_events(volunteer_id: int):
     return Q(volunteer_id=volunteer_id) | Q(vehicle__crew__id=volunteer_id)
 
 
-def replay(*, since: int, volunteer_id: int | None = None) -> list[dict] | None:
-    """Every event after `since` this client may see, as frames, oldest first; None
-    when `since` is too far behind (or ahead of the log) to replay: take a snapshot."""
+def replay(*, since: int, volunteer_id: int | None = None) -> tuple[list[dict], int] | None:
+    """Every event after `since` this client may see, as frames, oldest first, and the
+    log position the client then stands at; None when `since` is too far behind (or
+    ahead of the log) to replay: take a snapshot."""
     newest = last_seq()
     if since > newest or newest - since > settings.WS_REPLAY_LIMIT:
         return None
-    events = DeploymentEvent.objects.filter(seq__gt=since).order_by("seq")
+    frames = frames_between(after=since, volunteer_id=volunteer_id)
+    # Events commit in seq order, so the frames are the log up to at least `newest`
+    # (more, if some committed while they were read).
+    return frames, max([newest, *(frame["seq"] for frame in frames)])
+
+
+def frames_between(
+    *, after: int, before: int | None = None, volunteer_id: int | None = None
+) -> list[dict]:
+    """The frames of the events after `after` (and before `before`) this client may
+    see, oldest first."""
+    events = DeploymentEvent.objects.filter(seq__gt=after).order_by("seq")
+    if before is not None:
+        events = events.filter(seq__lt=before)
     if volunteer_id is not None:
         events = events.filter(_volunteer_events(volunteer_id)).distinct()
     return [event_frame(event) for event in events]
 
 
 def volunteer_snapshot(volunteer_id: int) -> dict:
+    """The volunteer and their open offers and assignments (their vehicle's too),
+    newest first, as GET /api/me/volunteer/ and /api/me/assignments/ give them."""
     volunteer = Volunteer.objects.prefetch_related("skills").get(pk=volunteer_id)
     assignments = (
-        Assignment.objects.filter(status__in=OPEN_STATUSES)
+        assignments_for_display()
+        .filter(status__in=OPEN_STATUSES)
         .filter(Q(volunteer_id=volunteer_id) | Q(vehicle__crew__id=volunteer_id))
-        .select_related("need__incident", "need__skill")
         .distinct()
         .order_by("-offered_at")
     )
@@ -60,25 +68,7 @@ def volunteer_snapshot(volunteer_id: int) -> dict:
 
 
 def dashboard_snapshot() -> dict:
-    """The open incidents, with how far each need has filled."""
-    incidents = list(
-        Incident.objects.filter(status=Incident.Status.OPEN)
-        .select_related("reporter")
-        .prefetch_related("needs__skill")
-    )
-    filled = Counter(
-        Assignment.objects.filter(
-            need__incident__in=incidents, status__in=FILLED_STATUSES
-        ).values_list("need_id", flat=True)
-    )
-    offered = Counter(
-        Assignment.objects.filter(
-            need__incident__in=incidents, status=AssignmentStatus.OFFERED
-        ).values_list("need_id", flat=True)
-    )
-    rows = IncidentSerializer(incidents, many=True).data
-    for row in rows:
-        for need in row["needs"]:
-            need["filled"] = filled[need["id"]]
-            need["offered"] = offered[need["id"]]
-    return {"type": "snapshot", "incidents": rows}
+    """The open incidents, with how far each need has filled, as GET /api/incidents/
+    gives them."""
+    incidents = incidents_with_needs().filter(status=Incident.Status.OPEN)
+    return {"type": "snapshot", "incidents": IncidentSerializer(incidents, many=True).data}

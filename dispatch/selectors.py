@@ -6,13 +6,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dispatch import matching
 from dispatch.location_index import location_index, nearest, vehicle_key, volunteer_key
 from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
-from incidents.models import Need
+from incidents.models import Incident, Need
 from volunteers.models import Vehicle, VehicleKind, Volunteer
 
 # An assignment in one of these counts towards filling its need.
@@ -66,10 +67,14 @@ def log_events(
 def need_open_places(need: Need, filled: list[Assignment]) -> int:
     """How much of the need is still open: people or vehicles for a count, people to
     move for a capability (each filled vehicle takes its capacity off)."""
+    capacity = sum(assignment.vehicle.capacity for assignment in filled if assignment.vehicle)
+    return open_places(need, filled=len(filled), capacity_filled=capacity)
+
+
+def open_places(need: Need, *, filled: int, capacity_filled: int) -> int:
     if need.kind == Need.Kind.CAPABILITY:
-        moved = sum(assignment.vehicle.capacity for assignment in filled if assignment.vehicle)
-        return max(need.people_to_move - moved, 0)
-    return max(need.count - len(filled), 0)
+        return max(need.people_to_move - capacity_filled, 0)
+    return max(need.count - filled, 0)
 
 
 def offers_wanted(*, need: Need, urgent: bool, open_places: int, outstanding: int) -> int:
@@ -83,6 +88,40 @@ def offers_wanted(*, need: Need, urgent: bool, open_places: int, outstanding: in
     if urgent:
         target += math.ceil(open_places * settings.URGENT_EXTRA_OFFERS_PERCENT / 100)
     return max(target - outstanding, 0)
+
+
+def need_ids_wanting_offers() -> list[int]:
+    """Needs of open incidents that want new offers now: the re-dispatch sweep's work.
+    Read without locks, so a need may have filled a moment ago; needs_dispatch checks
+    again under the need's lock. Filled needs, needs whose outstanding offers cover
+    them and shifts that have ended are left out, so the sweep locks only what it may
+    offer (it used to lock every open need, about 0.5 s every 30 s in a surge)."""
+    filled = Q(assignments__status__in=FILLED_STATUSES)
+    needs = (
+        Need.objects.filter(incident__status=Incident.Status.OPEN)
+        .exclude(shift_end__lte=timezone.now())
+        .select_related("incident")
+        .annotate(
+            filled_count=Count("assignments", filter=filled),
+            capacity_filled=Coalesce(Sum("assignments__vehicle__capacity", filter=filled), 0),
+            outstanding=Count(
+                "assignments", filter=Q(assignments__status=AssignmentStatus.OFFERED)
+            ),
+        )
+        .order_by("pk")
+    )
+    return [
+        need.pk
+        for need in needs
+        if offers_wanted(
+            need=need,
+            urgent=need.incident.is_urgent,
+            open_places=open_places(
+                need, filled=need.filled_count, capacity_filled=need.capacity_filled
+            ),
+            outstanding=need.outstanding,
+        )
+    ]
 
 
 def need_demand(need: Need, assignments: list[Assignment]) -> matching.NeedDemand | None:

@@ -19,16 +19,19 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from dispatch import matching, tasks
 from dispatch.availability import availability_sync_on_commit
 from dispatch.events import event_record
 from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, EventKind
+from dispatch.reports import STATUS_LABELS
 from dispatch.selectors import (
     ASKED_STATUSES,
     FILLED_STATUSES,
     candidates_for_many,
     need_demand,
+    need_ids_wanting_offers,
     need_open_places,
 )
 from incidents.models import Incident, Need
@@ -36,7 +39,8 @@ from volunteers.models import Vehicle, Volunteer
 
 
 class DispatchError(Exception):
-    """A request the current state refuses; the message says why, for the user."""
+    """A request the current state refuses; the message says why, for the user, in
+    the language active when it was raised (the request's, or the socket's)."""
 
 
 class OfferClosed(DispatchError):
@@ -119,15 +123,34 @@ def _closed_reason(assignment: Assignment) -> str:
     """What a volunteer answering a closed offer is told: why it closed."""
     if assignment.status == AssignmentStatus.WITHDRAWN:
         if assignment.reason == NOT_NEEDED:
-            return "Already filled: this task no longer needs you. Thank you."
+            return _("Already filled: this task no longer needs you. Thank you.")
         if assignment.reason == ACCEPTED_ANOTHER:
-            return "Withdrawn: you accepted another task."
+            return _("Withdrawn: you accepted another task.")
+        # incidents.services closes an incident's offers with "incident <status>".
+        if assignment.reason == f"incident {Incident.Status.RESOLVED}":
+            return _("Withdrawn: the incident was resolved.")
+        if assignment.reason == f"incident {Incident.Status.CANCELLED}":
+            return _("Withdrawn: the incident was cancelled.")
         if assignment.reason.startswith("incident "):
-            return f"Withdrawn: the {assignment.reason}."
-        return f"Withdrawn by the coordinator: {assignment.reason}"
+            return _("Withdrawn: the incident was closed.")
+        return _("Withdrawn by the coordinator: %(reason)s") % {"reason": assignment.reason}
     if assignment.status == AssignmentStatus.EXPIRED:
-        return "This offer expired and went to someone else."
-    return f"This offer is already {assignment.status}."
+        return _("This offer expired and went to someone else.")
+    if assignment.status == AssignmentStatus.DECLINED:
+        return _("You already declined this offer.")
+    if assignment.status == AssignmentStatus.COMPLETED:
+        return _("This task is already completed.")
+    if assignment.status == AssignmentStatus.CANCELLED:
+        return _("This assignment is already cancelled.")
+    if assignment.status in ACTIVE_STATUSES:
+        return _("This offer is already accepted.")
+    return _("This offer was already answered.")
+
+
+def _incident_closed_reason(incident: Incident) -> str:
+    if incident.status == Incident.Status.CANCELLED:
+        return _("The incident is already cancelled.")
+    return _("The incident is already resolved.")
 
 
 # --- offering -------------------------------------------------------------------------
@@ -175,10 +198,10 @@ def offers_make(*, need: Need, picks: list[matching.Pick]) -> list[Assignment]:
     return offers
 
 
-def _dispatchable_needs(need_ids: list[int]) -> list[Need]:
+def _dispatchable_needs(need_ids: list[int], *, skip_locked: bool) -> list[Need]:
     # Locked in id order, so two dispatches of overlapping needs cannot deadlock.
     return list(
-        Need.objects.select_for_update(of=("self",), no_key=True)
+        Need.objects.select_for_update(of=("self",), no_key=True, skip_locked=skip_locked)
         .select_related("incident", "skill")
         .filter(pk__in=need_ids, incident__status=Incident.Status.OPEN)
         .order_by("pk")
@@ -186,11 +209,12 @@ def _dispatchable_needs(need_ids: list[int]) -> list[Need]:
 
 
 @transaction.atomic
-def needs_dispatch(*, need_ids: list[int]) -> list[Assignment]:
+def needs_dispatch(*, need_ids: list[int], skip_locked: bool = False) -> list[Assignment]:
     """Plan and send the offers these needs want now, together (a surge is planned as
     one minimum-cost assignment). Idempotent: with the needs locked, a second run sees
-    the first run's offers and sends only what is still wanted, usually nothing."""
-    needs = {need.pk: need for need in _dispatchable_needs(need_ids)}
+    the first run's offers and sends only what is still wanted, usually nothing.
+    With skip_locked, needs another transaction holds are left for a later run."""
+    needs = {need.pk: need for need in _dispatchable_needs(need_ids, skip_locked=skip_locked)}
     assignments_by_need = {pk: _need_assignments(need) for pk, need in needs.items()}
     demands, asked = [], {}
     for pk, need in needs.items():
@@ -219,15 +243,22 @@ def incident_dispatch(*, incident_id: int) -> list[Assignment]:
     return needs_dispatch(need_ids=need_ids)
 
 
-def unfilled_need_ids() -> list[int]:
-    """Needs of open incidents that may want offers: the re-dispatch sweep's work.
-    A shift that has ended wants nobody any more."""
-    return list(
-        Need.objects.filter(incident__status=Incident.Status.OPEN)
-        .exclude(shift_end__lte=timezone.now())
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+# Needs the re-dispatch sweep plans together in one transaction: small enough that no
+# batch holds its needs' locks for long, large enough to plan a surge's leftovers well.
+REDISPATCH_BATCH = 50
+
+
+def needs_redispatch() -> list[Assignment]:
+    """Offer again every need that wants offers (declines, expiries, lost messages,
+    volunteers who came on duty since), batch by batch. A need another transaction
+    holds (a volunteer accepting it, a dispatch) is skipped rather than waited for:
+    the next sweep takes it, and nobody's accept waits behind the sweep."""
+    need_ids = need_ids_wanting_offers()
+    offers = []
+    for start in range(0, len(need_ids), REDISPATCH_BATCH):
+        batch = need_ids[start : start + REDISPATCH_BATCH]
+        offers += needs_dispatch(need_ids=batch, skip_locked=True)
+    return offers
 
 
 # --- answering ------------------------------------------------------------------------
@@ -284,23 +315,23 @@ def assignment_accept(*, assignment_id: int, volunteer: Volunteer) -> Assignment
     first to take the need's lock wins; the rest are told it is already filled."""
     assignment = _assignment_locked(assignment_id)
     if not _may_answer(assignment, volunteer):
-        raise NotYours("This offer is not yours.")
+        raise NotYours(_("This offer is not yours."))
     if assignment.status != AssignmentStatus.OFFERED:
         raise OfferClosed(_closed_reason(assignment))
     now = timezone.now()
     if assignment.expires_at and assignment.expires_at <= now:
-        raise OfferClosed("This offer expired and went to someone else.")
+        raise OfferClosed(_("This offer expired and went to someone else."))
     need = assignment.need
     if not need.incident.is_open:
-        raise OfferClosed(f"The incident is already {need.incident.status}.")
+        raise OfferClosed(_incident_closed_reason(need.incident))
     filled = [a for a in _need_assignments(need) if a.status in FILLED_STATUSES]
     if need_open_places(need, filled) <= 0:
-        raise OfferClosed("Already filled: this task no longer needs you. Thank you.")
+        raise OfferClosed(_("Already filled: this task no longer needs you. Thank you."))
     try:
         with transaction.atomic():
             _set_status(assignment, AssignmentStatus.ACCEPTED, answered_at=now)
     except IntegrityError:
-        raise ResourceBusy("You are already on another assignment.") from None
+        raise ResourceBusy(_("You are already on another assignment.")) from None
     _event(EventKind.OFFER_ACCEPTED, assignment, actor=volunteer.user)
     if need_open_places(need, [*filled, assignment]) <= 0:
         _withdraw_other_offers_of_need(need, keep=assignment, reason=NOT_NEEDED)
@@ -312,7 +343,7 @@ def assignment_accept(*, assignment_id: int, volunteer: Volunteer) -> Assignment
 def assignment_decline(*, assignment_id: int, volunteer: Volunteer, reason: str = "") -> Assignment:
     assignment = _assignment_locked(assignment_id)
     if not _may_answer(assignment, volunteer):
-        raise NotYours("This offer is not yours.")
+        raise NotYours(_("This offer is not yours."))
     if assignment.status != AssignmentStatus.OFFERED:
         raise OfferClosed(_closed_reason(assignment))
     _set_status(
@@ -328,7 +359,7 @@ def _offer_acknowledge(*, assignment_id: int, volunteer: Volunteer, field: str, 
         pk=assignment_id
     )
     if not _may_answer(assignment, volunteer):
-        raise NotYours("This offer is not yours.")
+        raise NotYours(_("This offer is not yours."))
     # A timestamp, not a state: the conditional UPDATE alone makes the first report win
     # (no need lock), and a repeat, from a reconnecting phone say, changes nothing.
     now = timezone.now()
@@ -402,15 +433,18 @@ def assignment_progress(
 ) -> Assignment:
     """en route → on scene → completed (with the people moved, for rescues)."""
     if status not in PROGRESS:
-        raise InvalidTransition(f"Unknown status {status!r}.")
+        raise InvalidTransition(_("Unknown status %(status)s.") % {"status": repr(status)})
     assignment = _assignment_locked(assignment_id)
     if not _may_answer(assignment, volunteer):
-        raise NotYours("This assignment is not yours.")
+        raise NotYours(_("This assignment is not yours."))
     allowed_from, time_field = PROGRESS[status]
     if assignment.status not in allowed_from:
-        raise InvalidTransition(f"Cannot go from {assignment.status} to {status}.")
+        raise InvalidTransition(
+            _("Cannot go from “%(current)s” to “%(next)s”.")
+            % {"current": STATUS_LABELS[assignment.status], "next": STATUS_LABELS[status]}
+        )
     if people_moved is not None and (status != AssignmentStatus.COMPLETED or people_moved < 0):
-        raise InvalidTransition("People moved are reported once, when completing.")
+        raise InvalidTransition(_("People moved are reported once, when completing."))
     fields = {time_field: timezone.now()}
     if status == AssignmentStatus.COMPLETED:
         fields["people_moved"] = people_moved
@@ -466,23 +500,23 @@ def assignment_assign_manually(
     """A coordinator assigns someone directly (they agreed on the phone): the
     assignment starts accepted. Refused when the need is full or the person busy."""
     if not reason.strip():
-        raise InvalidTransition("Say why you assign by hand.")
+        raise InvalidTransition(_("Say why you assign by hand."))
     if (target.volunteer is None) == (target.vehicle is None):
-        raise InvalidTransition("Assign one volunteer or one vehicle.")
+        raise InvalidTransition(_("Assign one volunteer or one vehicle."))
     need = _need_locked(need_id)
     wants_people = need.kind == Need.Kind.PEOPLE
     if wants_people != (target.volunteer is not None):
         raise InvalidTransition(
-            "This need asks for people: assign a volunteer."
+            _("This need asks for people: assign a volunteer.")
             if wants_people
-            else "This need asks for vehicles: assign a vehicle."
+            else _("This need asks for vehicles: assign a vehicle.")
         )
     if not need.incident.is_open:
-        raise OfferClosed(f"The incident is already {need.incident.status}.")
+        raise OfferClosed(_incident_closed_reason(need.incident))
     assignments = _need_assignments(need)
     filled = [a for a in assignments if a.status in FILLED_STATUSES]
     if need_open_places(need, filled) <= 0:
-        raise OfferClosed("This need is already filled.")
+        raise OfferClosed(_("This need is already filled."))
     now = timezone.now()
     previous_offer = next(
         (
@@ -516,7 +550,7 @@ def assignment_assign_manually(
                     reason=reason[:300],
                 )
     except IntegrityError:
-        raise ResourceBusy("Already on another assignment.") from None
+        raise ResourceBusy(_("Already on another assignment.")) from None
     assignment.need = need
     _event(EventKind.OFFER_ACCEPTED, assignment, actor=actor, manual=True, reason=reason[:300])
     if need_open_places(need, [*filled, assignment]) <= 0:
@@ -530,10 +564,13 @@ def assignment_unassign(*, assignment_id: int, actor, reason: str) -> Assignment
     """A coordinator takes someone off a need (or withdraws an offer), with a reason;
     the need is offered again."""
     if not reason.strip():
-        raise InvalidTransition("Say why you unassign.")
+        raise InvalidTransition(_("Say why you unassign."))
     assignment = _assignment_locked(assignment_id)
     if assignment.status not in (AssignmentStatus.OFFERED, *ACTIVE_STATUSES):
-        raise InvalidTransition(f"This assignment is already {assignment.status}.")
+        raise InvalidTransition(
+            _("This assignment is already closed: %(status)s.")
+            % {"status": STATUS_LABELS[assignment.status]}
+        )
     _close_assignment(assignment, actor=actor, reason=reason[:300])
     tasks.needs_dispatch.delay_on_commit([assignment.need_id])
     return assignment

@@ -3,8 +3,20 @@ time as itself (acks late: a worker killed mid-task means the task runs again), 
 the periodic ones derive their work from the database, so a lost message only delays."""
 
 from celery import shared_task
+from django.db import OperationalError
 
 from dispatch import availability, events, services
+
+# Tasks a user's action starts (not the periodic sweeps, whose next run is the retry)
+# retry a deadlock, a serialisation failure or a dropped database connection: the
+# work is idempotent, and the sweep 30 s later would be a long wait for an offer.
+RETRY_ON_DATABASE_ERRORS = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 1,  # seconds, doubling: 1, 2, 4 … (jittered)
+    "retry_backoff_max": 10,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
 
 
 @shared_task(name="dispatch.tasks.events_relay", ignore_result=True)
@@ -12,12 +24,14 @@ def events_relay() -> int:
     return events.events_relay()
 
 
-@shared_task(name="dispatch.tasks.incident_dispatch", ignore_result=True)
+@shared_task(
+    name="dispatch.tasks.incident_dispatch", ignore_result=True, **RETRY_ON_DATABASE_ERRORS
+)
 def incident_dispatch(incident_id: int) -> int:
     return len(services.incident_dispatch(incident_id=incident_id))
 
 
-@shared_task(name="dispatch.tasks.needs_dispatch", ignore_result=True)
+@shared_task(name="dispatch.tasks.needs_dispatch", ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
 def needs_dispatch(need_ids: list[int]) -> int:
     return len(services.needs_dispatch(need_ids=need_ids))
 
@@ -33,12 +47,12 @@ def offers_expire() -> int:
 
 @shared_task(name="dispatch.tasks.needs_redispatch", ignore_result=True)
 def needs_redispatch() -> int:
-    """Offer again every need left unfilled (declines, expiries, lost messages,
-    volunteers who came on duty since): planned together, as a surge is."""
-    return len(services.needs_dispatch(need_ids=services.unfilled_need_ids()))
+    return len(services.needs_redispatch())
 
 
-@shared_task(name="dispatch.tasks.offers_withdraw_from_busy", ignore_result=True)
+@shared_task(
+    name="dispatch.tasks.offers_withdraw_from_busy", ignore_result=True, **RETRY_ON_DATABASE_ERRORS
+)
 def offers_withdraw_from_busy(volunteer_id: int | None = None, vehicle_id: int | None = None):
     need_ids = services.offers_withdraw_from_busy(volunteer_id=volunteer_id, vehicle_id=vehicle_id)
     if need_ids:

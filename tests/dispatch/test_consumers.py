@@ -6,14 +6,17 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import transaction
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
-from dispatch import services
+from dispatch import events, services
 from dispatch.availability import index_rebuild
-from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent
+from dispatch.events import DASHBOARD_GROUP, event_frame, event_record, volunteer_group
+from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from tests.dispatch.scenes import KM, SITE
 from tests.dispatch.test_services import open_rescue
 
@@ -328,4 +331,99 @@ def test_it_replays_a_volunteers_own_events_only(scene):
 
     assert [frame["seq"] for frame in frames[1:]] == mine
     assert all(frame["volunteer"] == scene["rescuer"].pk for frame in frames[1:])
+    assert nothing_more
+
+
+# --- frames in seq order, once ----------------------------------------------------------
+
+
+def unpublished_events(monkeypatch, *volunteers) -> list[DeploymentEvent]:
+    """One committed event per volunteer whose publication has not reached anyone yet,
+    as when another process commits and its frames are still on their way."""
+    monkeypatch.setattr(events, "events_send", lambda batch: 0)
+    recorded = []
+    for volunteer in volunteers:
+        with transaction.atomic():
+            recorded.append(event_record(kind=EventKind.VOLUNTEER_ON_DUTY, volunteer=volunteer))
+    monkeypatch.undo()
+    return recorded
+
+
+async def publish_late(event: DeploymentEvent, *groups: str):
+    """Send an event's frame to groups, as a slow publisher (or the relay) would."""
+    frame = await database_sync_to_async(event_frame)(event)
+    for group in groups:
+        await get_channel_layer().group_send(group, {"type": "log.event", "event": frame})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_fills_a_gap_from_the_log_so_the_dashboard_gets_frames_in_order(
+    coordinator, scene, monkeypatch
+):
+    ws = socket(cookie=session_cookie(coordinator))
+
+    async def scenario():
+        await ws.connect()
+        await frames_until(ws, "snapshot")
+        first, second = await database_sync_to_async(unpublished_events)(
+            monkeypatch, scene["rescuer"], scene["other"]
+        )
+        # The second event's frame arrives first; the first's is still on its way.
+        await publish_late(second, DASHBOARD_GROUP)
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(2)]
+        # Then the late frame, and the relay's second publication: both already sent.
+        await publish_late(first, DASHBOARD_GROUP)
+        await publish_late(second, DASHBOARD_GROUP)
+        nothing_more = await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return [first.seq, second.seq], frames, nothing_more
+
+    seqs, frames, nothing_more = run(scenario)
+
+    assert [frame["seq"] for frame in frames] == seqs
+    assert nothing_more
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_fills_a_phones_gap_with_its_own_events_only(scene, monkeypatch):
+    rescuer, other = scene["rescuer"], scene["other"]
+    ws = volunteer_socket(rescuer)
+
+    async def scenario():
+        await ws.connect()
+        await frames_until(ws, "snapshot")
+        mine, theirs, mine_too = await database_sync_to_async(unpublished_events)(
+            monkeypatch, rescuer, other, rescuer
+        )
+        await publish_late(mine_too, volunteer_group(rescuer.pk))
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(2)]
+        nothing_more = await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return [mine.seq, mine_too.seq], frames, nothing_more, theirs.seq
+
+    seqs, frames, nothing_more, theirs = run(scenario)
+
+    assert [frame["seq"] for frame in frames] == seqs
+    assert theirs not in [frame["seq"] for frame in frames]
+    assert nothing_more
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_does_not_send_again_a_frame_the_replay_sent(coordinator, scene):
+    opened = DeploymentEvent.objects.get(kind="incident.opened")
+    missed = DeploymentEvent.objects.filter(seq__gt=opened.seq).count()
+    ws = socket(f"/ws/dashboard/?since={opened.seq - 1}", cookie=session_cookie(coordinator))
+
+    async def scenario():
+        await ws.connect()
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(2 + missed)]
+        # A publication of the opening that was still on its way during the replay.
+        await publish_late(opened, DASHBOARD_GROUP)
+        nothing_more = await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return frames, nothing_more
+
+    frames, nothing_more = run(scenario)
+
+    assert frames[1]["seq"] == opened.seq
     assert nothing_more

@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
+from dispatch import events
 from dispatch.events import DASHBOARD_GROUP, event_record, events_relay, volunteer_group
 from dispatch.models import DeploymentEvent, EventKind
 from tests.incidents.test_services import open_flood_rescue
@@ -142,3 +143,56 @@ def test_it_relays_events_whose_publication_never_happened(volunteer, channel_la
     # The young one is most likely still on its way from its own commit hook.
     assert DeploymentEvent.objects.get(seq=young.seq).published_at is None
     assert events_relay() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_publishes_a_transactions_events_together_in_seq_order(
+    volunteer, channel_layer, monkeypatch
+):
+    rounds = []
+    send_all = events._group_send_all
+
+    async def counted(messages):
+        rounds.append(len(messages))
+        await send_all(messages)
+
+    monkeypatch.setattr(events, "_group_send_all", counted)
+    dashboard = listen(DASHBOARD_GROUP)
+
+    with transaction.atomic():
+        first = record_duty_event(volunteer)
+        second = record_duty_event(volunteer)
+        third = record_duty_event(volunteer)
+
+    assert [receive(dashboard)["event"]["seq"] for _ in range(3)] == [
+        first.seq,
+        second.seq,
+        third.seq,
+    ]
+    # One round to the channel layer: 3 events, each to the dashboard and the phone.
+    assert rounds == [6]
+    assert not DeploymentEvent.objects.filter(published_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_does_not_publish_the_event_of_a_rolled_back_savepoint(
+    coordinator, volunteer, channel_layer
+):
+    dashboard = listen(DASHBOARD_GROUP)
+
+    with transaction.atomic():
+        before = record_duty_event(volunteer)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            event_record(kind=EventKind.VOLUNTEER_OFF_DUTY, volunteer=volunteer)
+            raise RuntimeError("the inner change failed")
+        after = record_duty_event(volunteer)
+
+    frames = [receive(dashboard)["event"] for _ in range(2)]
+    # The rolled-back event gave its number back to `after`, which is what is sent.
+    assert [(f["seq"], f["kind"]) for f in frames] == [
+        (before.seq, "volunteer.on_duty"),
+        (after.seq, "volunteer.on_duty"),
+    ]
+    assert after.seq == before.seq + 1
+    open_flood_rescue(coordinator)
+    assert receive(dashboard)["event"]["kind"] == "incident.opened"

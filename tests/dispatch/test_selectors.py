@@ -1,7 +1,12 @@
 import pytest
 
-from dispatch.selectors import VOLUNTEER_COLUMNS, _volunteer_rows
-from volunteers.models import Volunteer
+from dispatch import services
+from dispatch.models import Assignment, AssignmentStatus
+from dispatch.selectors import VOLUNTEER_COLUMNS, _volunteer_rows, need_ids_wanting_offers
+from incidents.models import Need
+from incidents.services import NeedSpec, incident_cancel
+from tests.dispatch.test_services import open_rescue
+from volunteers.models import Vehicle, VehicleKind, Volunteer
 
 
 @pytest.mark.django_db
@@ -25,3 +30,56 @@ def test_it_reads_the_same_volunteer_rows_as_the_orm(make_volunteer):
     assert sorted(rows, key=repr) == sorted(orm, key=repr)
     assert {row[0] for row in rows} == {on_duty.pk, no_skills.pk}
     assert sorted(row[-1] for row in rows if row[0] == on_duty.pk) == ["first_aid", "rescue"]
+
+
+@pytest.mark.django_db
+def test_it_finds_the_needs_that_want_offers_and_no_others(coordinator, rescuers):
+    def need_of(incident):
+        return incident.needs.get()
+
+    filled = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=filled.pk)
+    winner = Assignment.objects.filter(need__incident=filled).first()
+    services.assignment_accept(assignment_id=winner.pk, volunteer=winner.volunteer)
+    covered = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=covered.pk)
+    declined = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=declined.pk)
+    refusal = Assignment.objects.filter(need__incident=declined).first()
+    services.assignment_decline(assignment_id=refusal.pk, volunteer=refusal.volunteer)
+    never_offered = open_rescue(coordinator, count=2)
+    closed = open_rescue(coordinator, count=1)
+    incident_cancel(incident=closed, actor=coordinator, note="false alarm")
+
+    wanting = need_ids_wanting_offers()
+
+    assert wanting == [need_of(declined).pk, need_of(never_offered).pk]
+    assert need_of(filled).pk not in wanting
+    assert need_of(covered).pk not in wanting  # its offers are still out
+
+
+@pytest.mark.django_db
+def test_it_counts_a_capability_need_by_the_capacity_that_went(
+    coordinator, make_volunteer, township
+):
+    crew = make_volunteer("13600000011", on_duty=True)
+    boat = Vehicle.objects.create(
+        call_sign="冲锋舟 1",
+        kind=VehicleKind.BOAT,
+        township=township,
+        capacity=8,
+        max_water_depth_m=3,
+    )
+    boat.crew.add(crew)
+    incident = open_rescue(
+        coordinator,
+        needs=[NeedSpec(kind=Need.Kind.CAPABILITY, people_to_move=20, water_depth_m=1.5)],
+    )
+    need = incident.needs.get()
+    Assignment.objects.create(need=need, vehicle=boat, status=AssignmentStatus.ACCEPTED)
+
+    assert need_ids_wanting_offers() == [need.pk]  # 8 of 20 people can go
+
+    need.people_to_move = 8
+    need.save()
+    assert need_ids_wanting_offers() == []

@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from dispatch import services
@@ -452,3 +452,32 @@ def test_it_sends_no_duplicate_offers_when_dispatch_runs_twice_at_once(coordinat
 
     assert len(offered_to(incident)) == 3
     assert kinds(kind=EventKind.OFFER_MADE) == ["offer.made"] * 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_redispatches_around_a_need_another_transaction_holds(coordinator, rescuers):
+    held = open_rescue(coordinator, count=1).needs.get()
+    free = open_rescue(coordinator, count=1).needs.get()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_need():
+        # As a volunteer's accept holds it, only for longer.
+        with transaction.atomic():
+            Need.objects.select_for_update().get(pk=held.pk)
+            holding.set()
+            release.wait(timeout=20)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_need)
+    holder.start()
+    holding.wait(timeout=10)
+    try:
+        offers = services.needs_redispatch()
+    finally:
+        release.set()
+        holder.join()
+
+    assert {offer.need_id for offer in offers} == {free.pk}
+    # The next sweep takes the need that was held.
+    assert {offer.need_id for offer in services.needs_redispatch()} == {held.pk}

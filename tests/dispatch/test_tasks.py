@@ -3,8 +3,10 @@ from datetime import timedelta
 import pytest
 import redis
 from django.conf import settings
+from django.db import OperationalError
 from django.utils import timezone
 
+from dispatch import services, tasks
 from dispatch.availability import index_rebuild
 from dispatch.events import DASHBOARD_GROUP, event_record
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
@@ -99,3 +101,33 @@ def test_it_dispatches_expires_and_escalates_through_a_real_worker(
     assert first == [rescuers[0].pk, rescuers[1].pk]
     assert second == [rescuers[2].pk, rescuers[3].pk]
     assert Assignment.objects.filter(status=AssignmentStatus.EXPIRED).count() == 2
+
+
+def test_it_retries_a_dispatch_that_hit_a_deadlock(monkeypatch):
+    calls = []
+
+    def deadlocked_once(*, incident_id):
+        calls.append(incident_id)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected")
+        return ["an offer"]
+
+    monkeypatch.setattr(services, "incident_dispatch", deadlocked_once)
+
+    assert tasks.incident_dispatch.apply(args=[7]).get() == 1
+    assert calls == [7, 7]
+
+
+def test_it_gives_up_on_a_dispatch_after_a_few_retries(monkeypatch):
+    calls = []
+
+    def always_deadlocked(*, incident_id):
+        calls.append(incident_id)
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(services, "incident_dispatch", always_deadlocked)
+
+    with pytest.raises(OperationalError):
+        tasks.incident_dispatch.apply(args=[7]).get()
+    # Then the re-dispatch sweep takes the incident's needs, 30 s later at most.
+    assert len(calls) == 1 + tasks.RETRY_ON_DATABASE_ERRORS["max_retries"]
