@@ -56,6 +56,10 @@ INDEX_PREFIX = "tongxin-live:geo:"
 CHANNEL_PREFIX = "tongxin-live"
 QUEUE = "tongxin-live"
 WORKER_NAME = "tongxin-live@%h"
+# Database connections as docker-compose sets them up: a pool in uvicorn, connections
+# kept between tasks in the worker.
+WEB_POOL_SIZE = "20"
+WORKER_CONN_MAX_AGE = "60"
 
 SEED = 20210720
 URGENT_KINDS = ("flood_rescue", "evacuation", "medical", "search")
@@ -428,7 +432,9 @@ def machine_facts(pool: str) -> dict:
         "uvicorn": uvicorn.__version__,
         "websockets": websockets.__version__,
         "worker_pool": pool if pool == "solo" else "prefork --concurrency 2",
-        "conn_max_age": database.get("CONN_MAX_AGE"),
+        "database_connections": f"uvicorn: a pool of {WEB_POOL_SIZE}; "
+        f"worker: kept {WORKER_CONN_MAX_AGE} s (as docker-compose); this process: "
+        f"CONN_MAX_AGE {database.get('CONN_MAX_AGE')}",
         "channel_layer": f"{settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]} "
         f"prefix {CHANNEL_PREFIX}, capacity "
         f"{settings.CHANNEL_LAYERS['default']['CONFIG']['capacity']}",
@@ -580,7 +586,7 @@ def stack_running(env: dict, *, pool: str):
                 "--port",
                 str(port),
             ],
-            env,
+            {**env, "DB_POOL_MAX_SIZE": WEB_POOL_SIZE},
             workdir,
         )
         processes["worker"] = _start(
@@ -595,7 +601,7 @@ def stack_running(env: dict, *, pool: str):
                 WORKER_NAME,
                 "--loglevel=INFO",
             ],
-            env,
+            {**env, "DB_CONN_MAX_AGE": WORKER_CONN_MAX_AGE},
             workdir,
         )
         processes["beat"] = _start(
@@ -1244,7 +1250,7 @@ def expected_frames(log: dict, clients: list[Client]) -> dict[str, set[int]]:
 
 def first_dispatch_offers(events: list[LogEvent]) -> dict[int, list[LogEvent]]:
     """Per incident, the offers of its first dispatch. A transaction that writes events
-    holds the log's sequence row until it commits (dispatch.events._next_seq), so one
+    holds the log's sequence row until it commits (dispatch.events._next_seqs), so one
     dispatch's offer.made events are consecutive in seq: the first run of offer.made
     events of the incident. Later offers (escalation after an expiry, a decline or a
     withdrawal) are measured from their own offer.made, not from the incident."""

@@ -1,5 +1,6 @@
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -16,8 +17,8 @@ from config.api import (
 from dispatch import services
 from dispatch.models import OPEN_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
 from dispatch.selectors import log_events
-from incidents.models import Incident, Need
-from volunteers.models import Vehicle, Volunteer
+from incidents.models import Incident, IncidentKind, Need
+from volunteers.models import Vehicle, VehicleKind, Volunteer
 
 
 class DeploymentEventSerializer(serializers.ModelSerializer):
@@ -70,11 +71,65 @@ class DeploymentLog(generics.ListAPIView):
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
+    """One offer or assignment with what a phone shows and a coordinator checks without
+    another request: the incident (what, where, how urgent), the need (people with a
+    skill, vehicles of a kind, a capability; its shift), who it went to, and when the
+    phone received and the volunteer opened it. Read it through
+    `assignments_for_display()`, which fetches all of that in the same query."""
+
     incident = serializers.IntegerField(source="need.incident_id", read_only=True)
     incident_title = serializers.CharField(source="need.incident.title", read_only=True)
-    latitude = serializers.FloatField(source="need.incident.latitude", read_only=True)
-    longitude = serializers.FloatField(source="need.incident.longitude", read_only=True)
+    incident_kind = serializers.ChoiceField(
+        source="need.incident.kind", choices=IncidentKind.choices, read_only=True
+    )
+    incident_address = serializers.CharField(source="need.incident.address", read_only=True)
+    # An integer rather than an enum: the schema already names the priorities' enum
+    # after Incident.priority (PriorityEnum).
+    incident_priority = serializers.IntegerField(
+        source="need.incident.priority",
+        read_only=True,
+        help_text="1 low, 2 normal, 3 high, 4 critical.",
+    )
+    latitude = serializers.FloatField(
+        source="need.incident.latitude", read_only=True, help_text="The incident's."
+    )
+    longitude = serializers.FloatField(
+        source="need.incident.longitude", read_only=True, help_text="The incident's."
+    )
     need_text = serializers.CharField(source="need.__str__", read_only=True)
+    need_kind = serializers.ChoiceField(
+        source="need.kind", choices=Need.Kind.choices, read_only=True
+    )
+    need_skill = serializers.CharField(
+        source="need.skill.code",
+        read_only=True,
+        allow_null=True,
+        help_text="The skill's code (`/api/skills/`), for a need of people.",
+    )
+    need_vehicle_kind = serializers.ChoiceField(
+        source="need.vehicle_kind",
+        choices=VehicleKind.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="For a need of vehicles; empty otherwise.",
+    )
+    shift_start = serializers.DateTimeField(
+        source="need.shift_start", read_only=True, allow_null=True, help_text="A shift's start."
+    )
+    shift_end = serializers.DateTimeField(
+        source="need.shift_end", read_only=True, allow_null=True, help_text="A shift's end."
+    )
+    volunteer_name = serializers.CharField(source="volunteer.name", read_only=True, allow_null=True)
+    vehicle_call_sign = serializers.CharField(
+        source="vehicle.call_sign", read_only=True, allow_null=True
+    )
+    vehicle_kind = serializers.ChoiceField(
+        source="vehicle.kind",
+        choices=VehicleKind.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="The kind of the vehicle offered (the need may ask for a capability).",
+    )
 
     class Meta:
         model = Assignment
@@ -82,18 +137,31 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "id",
             "need",
             "need_text",
+            "need_kind",
+            "need_skill",
+            "need_vehicle_kind",
+            "shift_start",
+            "shift_end",
             "incident",
             "incident_title",
+            "incident_kind",
+            "incident_address",
+            "incident_priority",
             "latitude",
             "longitude",
             "volunteer",
+            "volunteer_name",
             "vehicle",
+            "vehicle_call_sign",
+            "vehicle_kind",
             "status",
             "offered_by",
             "distance_m",
             "eta_seconds",
             "offered_at",
             "expires_at",
+            "delivered_at",
+            "seen_at",
             "answered_at",
             "en_route_at",
             "on_scene_at",
@@ -102,6 +170,18 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "reason",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "delivered_at": {"help_text": "When the phone confirmed it received the offer."},
+            "seen_at": {"help_text": "When the volunteer opened the offer."},
+        }
+
+
+def assignments_for_display(assignments: QuerySet[Assignment] | None = None):
+    """`assignments` (default: all) with everything AssignmentSerializer reads from
+    other tables joined in, so a list costs one query however long it is."""
+    if assignments is None:
+        assignments = Assignment.objects.all()
+    return assignments.select_related("need__incident", "need__skill", "volunteer", "vehicle")
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -134,7 +214,7 @@ class ManualAssignSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if (attrs.get("volunteer") is None) == (attrs.get("vehicle") is None):
-            raise serializers.ValidationError("Give a volunteer or a vehicle.")
+            raise serializers.ValidationError(_("Give a volunteer or a vehicle."))
         return attrs
 
 
@@ -145,10 +225,6 @@ def _domain_error(error: services.DispatchError) -> Exception:
     if isinstance(error, services.InvalidTransition):
         return ValidationError({"detail": str(error)})
     return Conflict(str(error))
-
-
-def _assignments():
-    return Assignment.objects.select_related("need__incident", "need__skill")
 
 
 def _validated(serializer_class, request) -> dict:
@@ -167,7 +243,7 @@ class MyAssignments(generics.ListAPIView):
     def get_queryset(self):
         volunteer = self.request.user.volunteer
         mine = (
-            _assignments()
+            assignments_for_display()
             .filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
             .distinct()
             .order_by("-offered_at", "-id")
@@ -185,7 +261,7 @@ class IncidentAssignments(generics.ListAPIView):
 
     def get_queryset(self):
         incident = get_object_or_404(Incident, pk=self.kwargs["pk"])
-        return _assignments().filter(need__incident=incident)
+        return assignments_for_display().filter(need__incident=incident)
 
 
 class _AssignmentAction(APIView):
@@ -201,7 +277,7 @@ class _AssignmentAction(APIView):
             assignment = self.act(request, pk, data)
         except services.DispatchError as error:
             raise _domain_error(error) from None
-        return Response(AssignmentSerializer(_assignments().get(pk=assignment.pk)).data)
+        return Response(AssignmentSerializer(assignments_for_display().get(pk=assignment.pk)).data)
 
 
 class AssignmentAccept(_AssignmentAction):
@@ -284,4 +360,6 @@ class NeedAssign(APIView):
             )
         except services.DispatchError as error:
             raise _domain_error(error) from None
-        return Response(AssignmentSerializer(_assignments().get(pk=assignment.pk)).data, status=201)
+        return Response(
+            AssignmentSerializer(assignments_for_display().get(pk=assignment.pk)).data, status=201
+        )

@@ -5,11 +5,13 @@ import json
 import logging
 import time
 from collections import deque
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
 from dispatch import live, services
 from dispatch.events import DASHBOARD_GROUP, volunteer_group
@@ -147,11 +149,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             await self.send_json({"type": "error", "ref": ref, "reason": f"unknown type {kind!r}"})
             return
-        try:
-            result = await handler(content)
-        except (BadRequest, services.DispatchError, LocationError) as refused:
-            await self.send_json({"type": "error", "ref": ref, "reason": _reason(refused)})
-            return
+        # The services say why they refuse in the user's language, as the pages do.
+        with translation.override(_language(self.scope)):
+            try:
+                result = await handler(content)
+            except (BadRequest, services.DispatchError, LocationError) as refused:
+                await self.send_json({"type": "error", "ref": ref, "reason": _reason(refused)})
+                return
         await self.send_json({"type": "ack", "ref": ref, **(result or {})})
 
     def handlers(self) -> dict:
@@ -187,6 +191,17 @@ def _reason(error: Exception) -> str:
     if isinstance(error, LocationError):
         return " ".join(error.messages)
     return str(error)
+
+
+def _language(scope) -> str:
+    """The user's language, chosen from the handshake as LocaleMiddleware chooses a
+    page's: the language switch's cookie, else Accept-Language, else LANGUAGE_CODE."""
+    headers = dict(scope.get("headers", ()))
+    handshake = SimpleNamespace(
+        COOKIES=scope.get("cookies", {}),  # channels' CookieMiddleware
+        META={"HTTP_ACCEPT_LANGUAGE": headers.get(b"accept-language", b"").decode("latin-1")},
+    )
+    return translation.get_language_from_request(handshake)
 
 
 def _field(content: dict, name: str, kind: type, *, required: bool = True):

@@ -31,19 +31,22 @@ def volunteer_group(volunteer_id: int) -> str:
     return f"volunteer.{volunteer_id}"
 
 
-def _next_seq() -> int:
+def _next_seqs(count: int) -> range:
     # The UPDATE takes the sequence row's lock and holds it until this transaction
     # ends. So transactions that write events commit one after another in seq order:
     # a reader who has seen seq N can never later find a newly committed N-1, and the
-    # numbers have no gaps (a rolled-back transaction gives its number back). A plain
+    # numbers have no gaps (a rolled-back transaction gives its numbers back). A plain
     # database sequence gives neither guarantee. The price is that event-writing
-    # transactions serialise from their first event on: record events last.
+    # transactions serialise from their first event on: record events last, after
+    # every row lock the transaction takes (services.py).
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE dispatch_eventsequence SET last_seq = last_seq + 1 WHERE id = 1 "
-            "RETURNING last_seq"
+            "UPDATE dispatch_eventsequence SET last_seq = last_seq + %s WHERE id = 1 "
+            "RETURNING last_seq",
+            [count],
         )
-        return cursor.fetchone()[0]
+        last = cursor.fetchone()[0]
+    return range(last - count + 1, last + 1)
 
 
 def event_record(
@@ -59,21 +62,36 @@ def event_record(
 ) -> DeploymentEvent:
     """Append one event to the deployment log, in the caller's transaction, and
     publish it once that transaction commits."""
+    fields = {
+        "kind": kind,
+        "actor": actor,
+        "incident": incident,
+        "need": need,
+        "assignment": assignment,
+        "volunteer": volunteer,
+        "vehicle": vehicle,
+        "data": data,
+    }
+    return events_record([fields])[0]
+
+
+def events_record(events: list[dict]) -> list[DeploymentEvent]:
+    """Append events (each given as DeploymentEvent's fields: event_record's
+    arguments, or their *_id forms) in this order, with one round trip for their
+    numbers and one for their rows: a dispatch logs an offer per volunteer, and each
+    round trip is time before the phones hear of it."""
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of its change")
-    event = DeploymentEvent.objects.create(
-        seq=_next_seq(),
-        kind=kind,
-        actor=actor,
-        incident=incident,
-        need=need,
-        assignment=assignment,
-        volunteer=volunteer,
-        vehicle=vehicle,
-        data=data or {},
-    )
-    transaction.on_commit(_publication_of(event), robust=True)
-    return event
+    if not events:
+        return []
+    rows = [
+        DeploymentEvent(seq=seq, **{**fields, "data": fields.get("data") or {}})
+        for seq, fields in zip(_next_seqs(len(events)), events, strict=True)
+    ]
+    DeploymentEvent.objects.bulk_create(rows)
+    for row in rows:
+        transaction.on_commit(_publication_of(row), robust=True)
+    return rows
 
 
 class _PublishAfterCommit:

@@ -169,6 +169,8 @@ class DeploymentEvent(models.Model):
         indexes = [
             models.Index(fields=["incident", "seq"]),
             models.Index(fields=["volunteer", "seq"]),
+            # A phone's replay and gap reads: its own events and its vehicle's, by seq.
+            models.Index(fields=["vehicle", "seq"]),
             models.Index(fields=["kind", "occurred_at"]),
             models.Index(
                 fields=["seq"], condition=Q(published_at__isnull=True), name="event_unpublished"

@@ -90,6 +90,15 @@ def offers_wanted(*, need: Need, urgent: bool, open_places: int, outstanding: in
     return max(target - outstanding, 0)
 
 
+def needs_with_fill() -> QuerySet[Need]:
+    """Needs, each with `filled` (assignments accepted, under way or done: the places
+    taken) and `offered` (offers waiting for an answer), counted by the database."""
+    return Need.objects.select_related("skill").annotate(
+        filled=Count("assignments", filter=Q(assignments__status__in=FILLED_STATUSES)),
+        offered=Count("assignments", filter=Q(assignments__status=AssignmentStatus.OFFERED)),
+    )
+
+
 def need_ids_wanting_offers() -> list[int]:
     """Needs of open incidents that want new offers now: the re-dispatch sweep's work.
     Read without locks, so a need may have filled a moment ago; needs_dispatch checks
@@ -98,16 +107,11 @@ def need_ids_wanting_offers() -> list[int]:
     offer (it used to lock every open need, about 0.5 s every 30 s in a surge)."""
     filled = Q(assignments__status__in=FILLED_STATUSES)
     needs = (
-        Need.objects.filter(incident__status=Incident.Status.OPEN)
+        needs_with_fill()
+        .filter(incident__status=Incident.Status.OPEN)
         .exclude(shift_end__lte=timezone.now())
         .select_related("incident")
-        .annotate(
-            filled_count=Count("assignments", filter=filled),
-            capacity_filled=Coalesce(Sum("assignments__vehicle__capacity", filter=filled), 0),
-            outstanding=Count(
-                "assignments", filter=Q(assignments__status=AssignmentStatus.OFFERED)
-            ),
-        )
+        .annotate(capacity_filled=Coalesce(Sum("assignments__vehicle__capacity", filter=filled), 0))
         .order_by("pk")
     )
     return [
@@ -116,10 +120,8 @@ def need_ids_wanting_offers() -> list[int]:
         if offers_wanted(
             need=need,
             urgent=need.incident.is_urgent,
-            open_places=open_places(
-                need, filled=need.filled_count, capacity_filled=need.capacity_filled
-            ),
-            outstanding=need.outstanding,
+            open_places=open_places(need, filled=need.filled, capacity_filled=need.capacity_filled),
+            outstanding=need.offered,
         )
     ]
 

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from dispatch import matching, tasks
 from dispatch.availability import availability_sync_on_commit
-from dispatch.events import event_record
+from dispatch.events import events_record
 from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, EventKind
 from dispatch.reports import STATUS_LABELS
 from dispatch.selectors import (
@@ -89,17 +89,22 @@ def _resources_of(assignment: Assignment) -> dict:
     return {"vehicle_ids": [assignment.vehicle_id]}
 
 
+def _event_fields(kind: EventKind, assignment: Assignment, *, actor=None, **data) -> dict:
+    # Ids, not objects: reading assignment.volunteer would cost a query per offer.
+    return {
+        "kind": kind,
+        "actor": actor,
+        "incident_id": assignment.need.incident_id,
+        "need_id": assignment.need_id,
+        "assignment_id": assignment.pk,
+        "volunteer_id": assignment.volunteer_id,
+        "vehicle_id": assignment.vehicle_id,
+        "data": {"status": assignment.status, **data},
+    }
+
+
 def _event(kind: EventKind, assignment: Assignment, *, actor=None, **data) -> None:
-    event_record(
-        kind=kind,
-        actor=actor,
-        incident=assignment.need.incident,
-        need=assignment.need,
-        assignment=assignment,
-        volunteer=assignment.volunteer,
-        vehicle=assignment.vehicle,
-        data={"status": assignment.status, **data},
-    )
+    events_record([_event_fields(kind, assignment, actor=actor, **data)])
 
 
 def _may_answer(assignment: Assignment, volunteer: Volunteer) -> bool:
@@ -160,41 +165,55 @@ def offer_timeout(priority: int) -> timedelta:
     return timedelta(seconds=settings.OFFER_TIMEOUT_SECONDS[priority])
 
 
-def _offer_create(*, need: Need, pick: matching.Pick, now) -> Assignment | None:
-    resource = {"vehicle_id" if pick.is_vehicle else "volunteer_id": pick.resource_id}
+def _offers_create(*, need: Need, picks: list[matching.Pick]) -> list[Assignment]:
+    expires_at = timezone.now() + offer_timeout(need.incident.priority)
+    offers = [
+        Assignment(
+            need=need,
+            status=AssignmentStatus.OFFERED,
+            expires_at=expires_at,
+            distance_m=pick.distance_m,
+            eta_seconds=pick.eta_seconds,
+            **{"vehicle_id" if pick.is_vehicle else "volunteer_id": pick.resource_id},
+        )
+        for pick in picks
+    ]
     try:
-        # A savepoint per offer: if a concurrent dispatch offered this need to the same
-        # resource a moment ago, the unique constraint refuses only this one offer.
         with transaction.atomic():
-            return Assignment.objects.create(
-                need=need,
-                status=AssignmentStatus.OFFERED,
-                expires_at=now + offer_timeout(need.incident.priority),
-                distance_m=pick.distance_m,
-                eta_seconds=pick.eta_seconds,
-                **resource,
-            )
+            return Assignment.objects.bulk_create(offers)
     except IntegrityError:
-        return None
+        # A concurrent dispatch offered this need to one of them a moment ago: one by
+        # one, each in a savepoint, so the unique constraint refuses only that offer.
+        return [offer for offer in offers if _offer_save(offer)]
+
+
+def _offer_save(offer: Assignment) -> bool:
+    try:
+        with transaction.atomic():
+            offer.save(force_insert=True)
+        return True
+    except IntegrityError:
+        return False
 
 
 def offers_make(*, need: Need, picks: list[matching.Pick]) -> list[Assignment]:
     """Offer the need to the picked resources. Call inside a transaction holding the
     need's lock (needs_dispatch does)."""
-    now = timezone.now()
-    offers = []
-    for pick in picks:
-        assignment = _offer_create(need=need, pick=pick, now=now)
-        if assignment is None:
-            continue
-        _event(
-            EventKind.OFFER_MADE,
-            assignment,
-            distance_m=pick.distance_m,
-            eta_seconds=pick.eta_seconds,
-            expires_at=assignment.expires_at.isoformat(),
-        )
-        offers.append(assignment)
+    if not picks:
+        return []
+    offers = _offers_create(need=need, picks=picks)
+    events_record(
+        [
+            _event_fields(
+                EventKind.OFFER_MADE,
+                offer,
+                distance_m=offer.distance_m,
+                eta_seconds=offer.eta_seconds,
+                expires_at=offer.expires_at.isoformat(),
+            )
+            for offer in offers
+        ]
+    )
     return offers
 
 
@@ -355,13 +374,15 @@ def assignment_decline(*, assignment_id: int, volunteer: Volunteer, reason: str 
 
 
 def _offer_acknowledge(*, assignment_id: int, volunteer: Volunteer, field: str, kind) -> bool:
-    assignment = Assignment.objects.select_related("need__incident", "vehicle", "volunteer").get(
-        pk=assignment_id
-    )
+    # The need's lock first, as every writer of its assignments takes it, though no
+    # place is at stake: without it, this UPDATE locked the offer's row and then waited
+    # for the event sequence, held by an accept of the same need that was waiting for
+    # this row to withdraw it ("not needed"): a deadlock (bench/live.py).
+    assignment = _assignment_locked(assignment_id)
     if not _may_answer(assignment, volunteer):
         raise NotYours(_("This offer is not yours."))
-    # A timestamp, not a state: the conditional UPDATE alone makes the first report win
-    # (no need lock), and a repeat, from a reconnecting phone say, changes nothing.
+    # A timestamp, not a state: the conditional UPDATE makes the first report win, and
+    # a repeat, from a reconnecting phone say, changes nothing.
     now = timezone.now()
     first = Assignment.objects.filter(pk=assignment_id, **{f"{field}__isnull": True}).update(
         **{field: now}
@@ -568,7 +589,7 @@ def assignment_unassign(*, assignment_id: int, actor, reason: str) -> Assignment
     assignment = _assignment_locked(assignment_id)
     if assignment.status not in (AssignmentStatus.OFFERED, *ACTIVE_STATUSES):
         raise InvalidTransition(
-            _("This assignment is already closed: %(status)s.")
+            _("This assignment is already closed (%(status)s).")
             % {"status": STATUS_LABELS[assignment.status]}
         )
     _close_assignment(assignment, actor=actor, reason=reason[:300])

@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -6,6 +7,7 @@ from rest_framework.views import APIView
 
 from config.api import Conflict, IsCoordinator, IsCoordinatorOrCommander
 from incidents.models import Incident, IncidentKind, IncidentStatus, Need
+from incidents.selectors import incidents_with_needs, needs_with_fill
 from incidents.services import (
     IncidentClosed,
     NeedSpec,
@@ -23,6 +25,11 @@ class NeedSerializer(serializers.ModelSerializer):
     water_depth_m = serializers.DecimalField(
         max_digits=4, decimal_places=2, min_value=0, required=False, allow_null=True
     )
+    filled = serializers.SerializerMethodField(
+        help_text="Assignments accepted, under way or done: the places taken (vehicles, "
+        "for a capability need)."
+    )
+    offered = serializers.SerializerMethodField(help_text="Offers waiting for an answer.")
 
     class Meta:
         model = Need
@@ -37,8 +44,18 @@ class NeedSerializer(serializers.ModelSerializer):
             "shift_start",
             "shift_end",
             "note",
+            "filled",
+            "offered",
         ]
         read_only_fields = ["id"]
+
+    # The counts are annotations (incidents.selectors.needs_with_fill): read needs
+    # through it. A need read otherwise is counted on its own, in a query of its own.
+    def get_filled(self, need: Need) -> int:
+        return _with_fill(need).filled
+
+    def get_offered(self, need: Need) -> int:
+        return _with_fill(need).offered
 
     def validate(self, attrs):
         kind = attrs.get("kind")
@@ -48,7 +65,7 @@ class NeedSerializer(serializers.ModelSerializer):
             Need.Kind.CAPABILITY: ["people_to_move", "water_depth_m"],
         }[kind]
         missing = {
-            name: "Required for a need of this kind."
+            name: _("Required for a need of this kind.")
             for name in required
             if attrs.get(name) in (None, "")
         }
@@ -56,12 +73,21 @@ class NeedSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(missing)
         start, end = attrs.get("shift_start"), attrs.get("shift_end")
         if (start is None) != (end is None):
-            raise serializers.ValidationError(
-                {"shift_end" if end is None else "shift_start": "A shift has a start and an end."}
-            )
+            field = "shift_end" if end is None else "shift_start"
+            raise serializers.ValidationError({field: _("A shift has a start and an end.")})
         if start is not None and end <= start:
-            raise serializers.ValidationError({"shift_end": "The shift must end after it starts."})
+            raise serializers.ValidationError(
+                {"shift_end": _("The shift must end after it starts.")}
+            )
         return attrs
+
+
+def _with_fill(need: Need) -> Need:
+    if hasattr(need, "filled"):
+        return need
+    counted = needs_with_fill().get(pk=need.pk)
+    need.filled, need.offered = counted.filled, counted.offered
+    return need
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -93,7 +119,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     def validate_needs(self, needs):
         if not needs:
-            raise serializers.ValidationError("An incident needs at least one need.")
+            raise serializers.ValidationError(_("An incident needs at least one need."))
         return needs
 
 
@@ -119,7 +145,7 @@ class IncidentListCreate(generics.ListCreateAPIView):
         return [IsCoordinatorOrCommander()]
 
     def get_queryset(self):
-        incidents = Incident.objects.select_related("reporter").prefetch_related("needs__skill")
+        incidents = incidents_with_needs()
         for name in ("status", "kind", "township"):
             value = self.request.query_params.get(name)
             if value:
@@ -129,13 +155,14 @@ class IncidentListCreate(generics.ListCreateAPIView):
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         needs = [NeedSpec(**need) for need in data.pop("needs")]
-        serializer.instance = incident_open(reporter=self.request.user, needs=needs, **data)
+        incident = incident_open(reporter=self.request.user, needs=needs, **data)
+        serializer.instance = incidents_with_needs().get(pk=incident.pk)
 
 
 class IncidentDetail(generics.RetrieveAPIView):
     serializer_class = IncidentSerializer
     permission_classes = [IsCoordinatorOrCommander]
-    queryset = Incident.objects.select_related("reporter").prefetch_related("needs__skill")
+    queryset = incidents_with_needs()
 
 
 class _IncidentCloseView(APIView):
@@ -153,7 +180,7 @@ class _IncidentCloseView(APIView):
             )
         except IncidentClosed as closed:
             raise Conflict(str(closed)) from None
-        return Response(IncidentSerializer(incident).data)
+        return Response(IncidentSerializer(incidents_with_needs().get(pk=incident.pk)).data)
 
 
 class IncidentResolve(_IncidentCloseView):

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from dispatch.events import event_record
 from dispatch.models import EventKind
@@ -58,7 +59,12 @@ def _needs_build(*, incident: Incident, specs: list[NeedSpec]) -> list[Need]:
         except ValidationError as error:
             # Say which need is wrong: an incident often carries several.
             raise ValidationError(
-                {"needs": [f"Need {number}: {message}" for message in error.messages]}
+                {
+                    "needs": [
+                        _("Need %(number)s: %(message)s") % {"number": number, "message": message}
+                        for message in error.messages
+                    ]
+                }
             ) from None
     return built
 
@@ -81,7 +87,7 @@ def incident_open(
     """Open an incident with its needs. Raises ValidationError and writes nothing when
     any part is invalid."""
     if not needs:
-        raise ValidationError({"needs": "An incident needs at least one need."})
+        raise ValidationError({"needs": _("An incident needs at least one need.")})
     incident = Incident(
         kind=kind,
         title=title,
@@ -130,7 +136,12 @@ def _incident_close(*, incident: Incident, actor, status: str, note: str) -> Inc
     )
     if not closed:
         incident.refresh_from_db()
-        raise IncidentClosed(f"Incident #{incident.pk} is already {incident.status}.")
+        message = (
+            _("Incident #%(id)s is already cancelled.")
+            if incident.status == Incident.Status.CANCELLED
+            else _("Incident #%(id)s is already resolved.")
+        )
+        raise IncidentClosed(message % {"id": incident.pk})
     incident.status, incident.closed_at, incident.close_note = status, now, note
     incident_assignments_close(incident=incident, actor=actor, reason=f"incident {status}")
     event_record(

@@ -1,7 +1,7 @@
 """The coordinators' dashboard (issue 5): the page, and the small JSON views it needs
 beside the REST API — the geocoder, the resource board's counts, the map's markers,
-an incident's offers with their delivery and seen times, and the candidates for a
-manual assignment. Writes go through the REST API (and so through the services)."""
+an incident's offers (the API's, with the page's offer state), and the candidates for
+a manual assignment. Writes go through the REST API (and so through the services)."""
 
 import math
 from functools import wraps
@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import get_language, pgettext
 from django.views.decorators.http import require_GET
 
+from dispatch.api import AssignmentSerializer, assignments_for_display
 from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, EventKind
 from incidents import geocoding
 from incidents.models import Incident, IncidentKind, IncidentStatus, Need
@@ -472,61 +473,29 @@ def offer_state(assignment: Assignment) -> str:
     return "sent"
 
 
-def _iso(moment):
-    return moment.isoformat() if moment else None
-
-
 @_dashboard_json()
 def offers(request, pk: int):
-    """Every offer and assignment of an incident, with who it went to and when it was
-    delivered to the phone and seen (the REST API's assignments leave those out)."""
+    """Every offer and assignment of an incident as the REST API gives them
+    (GET /api/incidents/<id>/assignments/), all at once and by need, with what only the
+    page shows beside them: the offer's state (sent, delivered, seen, then its status),
+    the volunteer's phone number to call, and the vehicle's capacity (a capability
+    need's progress is the people the vehicles carry)."""
     incident = get_object_or_404(Incident, pk=pk)
-    assignments = (
-        Assignment.objects.filter(need__incident=incident)
-        .select_related("volunteer", "vehicle", "offered_by")
-        .order_by("need_id", "offered_at", "id")
+    assignments = list(
+        assignments_for_display(Assignment.objects.filter(need__incident=incident)).order_by(
+            "need_id", "offered_at", "id"
+        )
     )
     rows = [
         {
-            "id": a.pk,
-            "need": a.need_id,
-            "status": a.status,
-            "state": offer_state(a),
-            "volunteer": (
-                {"id": a.volunteer.pk, "name": a.volunteer.name, "phone": a.volunteer.phone}
-                if a.volunteer
-                else None
-            ),
-            "vehicle": (
-                {
-                    "id": a.vehicle.pk,
-                    "call_sign": a.vehicle.call_sign,
-                    "kind": a.vehicle.kind,
-                    "capacity": a.vehicle.capacity,
-                }
-                if a.vehicle
-                else None
-            ),
-            "offered_by": a.offered_by.get_username() if a.offered_by else None,
-            "distance_m": a.distance_m,
-            "eta_seconds": a.eta_seconds,
-            "people_moved": a.people_moved,
-            "reason": a.reason,
-            **{
-                name: _iso(getattr(a, name))
-                for name in (
-                    "offered_at",
-                    "expires_at",
-                    "delivered_at",
-                    "seen_at",
-                    "answered_at",
-                    "en_route_at",
-                    "on_scene_at",
-                    "finished_at",
-                )
-            },
+            **row,
+            "state": offer_state(assignment),
+            "volunteer_phone": assignment.volunteer.phone if assignment.volunteer else None,
+            "vehicle_capacity": assignment.vehicle.capacity if assignment.vehicle else None,
         }
-        for a in assignments
+        for assignment, row in zip(
+            assignments, AssignmentSerializer(assignments, many=True).data, strict=True
+        )
     ]
     return JsonResponse({"incident": incident.pk, "assignments": rows})
 

@@ -1,11 +1,14 @@
-"""Starting Tongxin's real processes (ASGI server, Celery worker) for tests."""
+"""Starting Tongxin's real processes (ASGI server, Celery worker and beat) for tests."""
 
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,21 +52,56 @@ def wait_until(condition, *, timeout: float, interval: float = 0.1, what: str):
     raise AssertionError(f"gave up after {timeout} s waiting for {what}")
 
 
-def _stop(process: subprocess.Popen) -> str:
+class _Output:
+    """A process's output, read as it comes. A pipe nobody reads holds 64 KiB; once
+    full, the process blocks on its next log line (a worker running beat logs a few
+    lines every few seconds). The last lines are kept, to print when it fails."""
+
+    def __init__(self, process: subprocess.Popen, *, keep: int = 5000):
+        self.lines: deque[str] = deque(maxlen=keep)
+        self.thread = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        self.thread.join(timeout=5)
+        return "".join(self.lines)
+
+
+def _start(command: list[str], env: dict) -> tuple[subprocess.Popen, _Output]:
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return process, _Output(process)
+
+
+def _stop(process: subprocess.Popen, output: _Output) -> str:
     process.terminate()
     try:
-        output, _ = process.communicate(timeout=20)
+        process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-        output, _ = process.communicate()
-    return output
+        process.wait()
+    return output.text()
 
 
 @contextmanager
-def celery_worker(env: dict):
-    """A real `celery worker` process, as docker-compose runs it."""
-    process = subprocess.Popen(
-        [
+def celery_worker(env: dict, *, beat: bool = False):
+    """A real `celery worker` process, as docker-compose runs it. With `beat`, it runs
+    Celery beat too (`-B`), so the periodic tasks run as in production: the event
+    relay, the offer expiry sweep, re-dispatch, the index rebuild and the SMS fallback
+    (CELERY_BEAT_SCHEDULE). Its schedule file goes to a directory of its own, gone
+    afterwards, not into the project."""
+    with tempfile.TemporaryDirectory(prefix="tongxin-beat-") as schedule_dir:
+        command = [
             str(VENV_BIN / "celery"),
             "-A",
             "config",
@@ -73,19 +111,16 @@ def celery_worker(env: dict):
             "--without-mingle",
             "--without-gossip",
             "--loglevel=INFO",
-        ],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        output = _stop(process)
-        if process.returncode not in (0, -15):
-            print(output)
+        ]
+        if beat:
+            command += ["--beat", "--schedule", str(Path(schedule_dir) / "celerybeat-schedule")]
+        process, output = _start(command, env)
+        try:
+            yield process
+        finally:
+            text = _stop(process, output)
+            if process.returncode not in (0, -15):
+                print(text)
 
 
 def _answers(url: str) -> bool:
@@ -100,7 +135,7 @@ def _answers(url: str) -> bool:
 def asgi_server(env: dict):
     """A real uvicorn process serving config.asgi; yields its base URL."""
     port = free_port()
-    process = subprocess.Popen(
+    process, output = _start(
         [
             str(VENV_BIN / "uvicorn"),
             "config.asgi:application",
@@ -109,11 +144,7 @@ def asgi_server(env: dict):
             "--port",
             str(port),
         ],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -123,9 +154,9 @@ def asgi_server(env: dict):
             what="the server to answer /healthz",
         )
         if process.poll() is not None:
-            raise AssertionError(f"the server exited:\n{process.stdout.read()}")
+            raise AssertionError(f"the server exited:\n{output.text()}")
         yield base
     finally:
-        output = _stop(process)
+        text = _stop(process, output)
         if process.returncode not in (0, -15):
-            print(output)
+            print(text)

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
@@ -78,9 +79,11 @@ class VolunteerSelfUpdateSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if ("latitude" in attrs) != ("longitude" in attrs):
-            raise serializers.ValidationError({"location": "Send latitude and longitude together."})
+            raise serializers.ValidationError(
+                {"location": _("Send latitude and longitude together.")}
+            )
         if not attrs:
-            raise serializers.ValidationError({"detail": "Nothing to change."})
+            raise serializers.ValidationError({"detail": _("Nothing to change.")})
         return attrs
 
 

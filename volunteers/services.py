@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from dispatch.availability import availability_sync_on_commit
 from dispatch.events import event_record
@@ -21,22 +22,24 @@ class LocationError(ValidationError):
 
 def validate_coordinates(*, latitude: float | None, longitude: float | None) -> None:
     if latitude is None or longitude is None:
-        raise LocationError("Send latitude and longitude together.")
+        raise LocationError(_("Send latitude and longitude together."))
     # Written so that NaN, which compares false with everything, is refused too.
     if not (-90 <= latitude <= 90) or not (-180 <= longitude <= 180):
-        raise LocationError("Latitude must lie in [-90, 90] and longitude in [-180, 180].")
+        raise LocationError(_("Latitude must lie in [-90, 90] and longitude in [-180, 180]."))
 
 
 def validate_travel_preferences(*, travel_mode: str | None, travel_range_km: float | None) -> None:
     if travel_mode is not None and travel_mode not in TravelMode.values:
-        raise ValidationError({"travel_mode": f"Unknown travel mode {travel_mode!r}."})
+        raise ValidationError(
+            {"travel_mode": _("Unknown travel mode %(mode)s.") % {"mode": repr(travel_mode)}}
+        )
     if travel_range_km is not None and not (
         TRAVEL_RANGE_KM_MIN <= travel_range_km <= TRAVEL_RANGE_KM_MAX
     ):
         raise ValidationError(
             {
-                "travel_range_km": f"The travel range lies between {TRAVEL_RANGE_KM_MIN} "
-                f"and {TRAVEL_RANGE_KM_MAX} km."
+                "travel_range_km": _("The travel range lies between %(min)s and %(max)s km.")
+                % {"min": TRAVEL_RANGE_KM_MIN, "max": TRAVEL_RANGE_KM_MAX}
             }
         )
 

@@ -26,6 +26,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from dispatch.api import AssignmentSerializer, assignments_for_display
 from dispatch.models import OPEN_STATUSES, Assignment
 from incidents.models import Incident, Need
 
@@ -84,41 +85,24 @@ def _when(value):
     return value.isoformat() if value else None
 
 
-def _assignment_row(assignment: Assignment) -> dict:
+def _assignment_row(assignment: Assignment, row: dict) -> dict:
+    """An assignment as the REST API gives it (`row`, AssignmentSerializer: the same
+    fields as the socket's snapshot), with the words the page shows for it in the
+    active language."""
     need = assignment.need
     incident = need.incident
     vehicle = assignment.vehicle
     return {
-        "id": assignment.pk,
-        "status": assignment.status,
-        "incident": incident.pk,
-        "title": incident.title,
-        "kind": incident.kind,
+        **row,
         "kind_label": _in_language(incident.get_kind_display()),
-        "priority": incident.priority,
         "priority_label": _in_language(incident.get_priority_display()),
         "description": incident.description[:300],
-        "address": incident.address,
         "township": _township_name(incident.township),
-        "latitude": incident.latitude,
-        "longitude": incident.longitude,
-        "need": need.pk,
         "need_label": _need_label(need),
         "note": need.note,
-        "vehicle": (
+        "vehicle_label": (
             f"{vehicle.call_sign} · {_in_language(vehicle.get_kind_display())}" if vehicle else None
         ),
-        "distance_m": assignment.distance_m,
-        "eta_seconds": assignment.eta_seconds,
-        "offered_at": _when(assignment.offered_at),
-        "expires_at": _when(assignment.expires_at),
-        "delivered_at": _when(assignment.delivered_at),
-        "seen_at": _when(assignment.seen_at),
-        "answered_at": _when(assignment.answered_at),
-        "en_route_at": _when(assignment.en_route_at),
-        "on_scene_at": _when(assignment.on_scene_at),
-        "shift_start": _when(need.shift_start),
-        "shift_end": _when(need.shift_end),
         "asks_people_moved": incident.kind in MOVES_PEOPLE or need.kind == Need.Kind.CAPABILITY,
     }
 
@@ -127,13 +111,17 @@ def phone_state(volunteer) -> dict:
     """Everything the page shows: the volunteer, and their open offers and assignments
     (their own and their vehicles'), newest first, with what the page needs to show
     them in the active language."""
-    assignments = (
-        Assignment.objects.filter(status__in=OPEN_STATUSES)
-        .filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
-        .select_related("need__incident__township", "need__skill", "vehicle")
+    assignments = list(
+        assignments_for_display(
+            Assignment.objects.filter(status__in=OPEN_STATUSES).filter(
+                Q(volunteer=volunteer) | Q(vehicle__crew=volunteer)
+            )
+        )
+        .select_related("need__incident__township")
         .distinct()
         .order_by("-offered_at", "-id")
     )
+    rows = AssignmentSerializer(assignments, many=True).data
     return {
         "now": timezone.now().isoformat(),
         "volunteer": {
@@ -143,7 +131,10 @@ def phone_state(volunteer) -> dict:
             "on_duty": volunteer.on_duty,
             "last_located_at": _when(volunteer.last_located_at),
         },
-        "assignments": [_assignment_row(assignment) for assignment in assignments],
+        "assignments": [
+            _assignment_row(assignment, row)
+            for assignment, row in zip(assignments, rows, strict=True)
+        ],
     }
 
 
@@ -199,24 +190,8 @@ def _strings() -> dict:
         "accepted_notice": _("Accepted. The coordinators can see you are coming."),
         "declined_notice": _("Declined. Thank you for answering."),
         "done_notice": _("Task done. Thank you!"),
-        "refused": _("Not done:"),
         "install": _("Install on this phone"),
         "dismiss": _("Close"),
-        # The services' refusals are English sentences: shown in the page's language
-        # by their beginning (the rest, a coordinator's reason, is shown as written).
-        "reasons": [
-            ["Already filled", _("Already filled: this task no longer needs you. Thank you.")],
-            ["This offer expired", _("This offer expired and went to someone else.")],
-            ["Withdrawn: you accepted", _("Withdrawn: you accepted another task.")],
-            ["Withdrawn: the incident", _("Withdrawn: the incident was closed.")],
-            ["Withdrawn by the coordinator:", _("Withdrawn by the coordinator:")],
-            ["The incident is already", _("The incident is already closed.")],
-            ["You are already on another", _("You are already on another assignment.")],
-            ["This offer is already", _("This offer was already answered.")],
-            ["Cannot go from", _("That step is already done.")],
-            ["This offer is not yours", _("This offer is not yours.")],
-            ["This assignment is not yours", _("This assignment is not yours.")],
-        ],
     }
 
 

@@ -2,21 +2,25 @@
 uvicorn and Celery worker: an incident opened by typing an address fills live when a
 volunteer accepts; a dropped connection shows, and the page catches up when it is back."""
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from playwright.sync_api import expect
 
 from dispatch import services
-from dispatch.availability import index_rebuild
 from dispatch.models import Assignment, AssignmentStatus
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
-from tests.browser.conftest import DESKTOP, screenshot, sign_in
+from tests.browser.conftest import (
+    closed_without_script_errors,
+    connection_is,
+    desktop,
+    screenshot,
+    sign_in,
+    signs_in_on_the_server,
+)
 from tests.conftest import DEMO_PASSWORD
 from tests.processes import wait_until
 from volunteers.models import Skill, Team, Township, Vehicle, VehicleKind
@@ -28,56 +32,19 @@ pytestmark = [
 ]
 
 LONGHU = (34.610, 113.680)  # 龙湖镇's seat, where the gazetteer puts "龙湖镇"
-KM = 1 / 111
-LIVE_WAIT_MS = 20_000
-LOCALES = {"zh": "zh-CN", "en": "en-US"}
 TITLE = "龙湖镇 泰山村 群众被困"
 
 
-def signs_in_on_the_server(user):
-    """A password the running server can check: the tests' fast MD5 hasher is not among
-    its hashers; PBKDF2 with few iterations is, and is quick."""
-    hasher = PBKDF2PasswordHasher()
-    user.password = hasher.encode(DEMO_PASSWORD, hasher.salt(), iterations=1000)
-    user.save(update_fields=["password"])
-    return user
-
-
-def desktop(browser, language: str):
-    context = browser.new_context(**DESKTOP, locale=LOCALES[language], timezone_id="Asia/Shanghai")
-    context.set_default_timeout(LIVE_WAIT_MS)
-    return context
-
-
-def scripts_fail(page) -> list[str]:
-    """The page's uncaught script errors, as they happen."""
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
-
-
-def connection_is(page, state: str):
-    expect(page.locator("#connection")).to_have_class(re.compile(rf"\b{state}\b"))
-
-
 @pytest.fixture
-def rescuers(make_volunteer):
+def rescuers(on_duty_near):
     """Two rescuers on duty north of 龙湖镇 (1 and 2 km), in the location index."""
     team = Team.objects.create(name="蓝天救援队", kind=Team.Kind.RESCUE)
     longhu = Township.objects.get(name="龙湖镇")
     found = [
-        make_volunteer(
-            f"1390000000{n}",
-            name=name,
-            township=longhu,
-            on_duty=True,
-            last_latitude=LONGHU[0] + n * KM,
-            last_longitude=LONGHU[1],
-        )
+        on_duty_near(LONGHU, km=n, phone=f"1390000000{n}", name=name, township=longhu)
         for n, name in [(1, "王建国"), (2, "李秀英")]
     ]
     team.members.add(*found)
-    index_rebuild()
     return found
 
 
@@ -165,7 +132,6 @@ def test_a_coordinator_opens_an_incident_by_address_and_watches_it_fill_live(
     first, second = rescuers
     context = desktop(browser, "zh")
     page = context.new_page()
-    errors = scripts_fail(page)
     sign_in(page, stack, "coordinator", DEMO_PASSWORD, "/dashboard/")
     connection_is(page, "live")
     expect(page.locator("#connection")).to_have_text("实时")
@@ -264,8 +230,7 @@ def test_a_coordinator_opens_an_incident_by_address_and_watches_it_fill_live(
     for kind in ("people", "vehicle", "capability"):
         page.click(f"[data-add-need={kind}]")
     screenshot(page, "dashboard-new-incident-en")
-    assert errors == []
-    context.close()
+    closed_without_script_errors(context)
 
 
 def test_the_dashboard_catches_up_after_its_connection_drops(browser, stack, coordinator, rescuers):
@@ -333,7 +298,6 @@ def test_a_commander_follows_the_dashboard_read_only(
                         timeout=20, what="the offers")  # fmt: skip
     context = desktop(browser, "zh")
     page = context.new_page()
-    errors = scripts_fail(page)
     sign_in(page, stack, "commander", DEMO_PASSWORD, "/dashboard/")
     connection_is(page, "live")
 
@@ -348,5 +312,4 @@ def test_a_commander_follows_the_dashboard_read_only(
     expect(page.locator(f'#offers tr[data-assignment="{offers[first.pk].pk}"]')).to_have_attribute(
         "data-state", "accepted"
     )
-    assert errors == []
-    context.close()
+    closed_without_script_errors(context)

@@ -6,18 +6,24 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from dispatch import services
-from dispatch.availability import index_rebuild
 from dispatch.models import Assignment, AssignmentStatus
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
-from tests.browser.conftest import PHONE, screenshot, sign_in
+from tests.browser.conftest import (
+    WHERE_I_AM,
+    closed_without_script_errors,
+    connection_is,
+    phone,
+    screenshot,
+    sign_in,
+    signs_in_on_the_server,
+)
 from tests.conftest import DEMO_PASSWORD
-from tests.dispatch.scenes import KM, SITE
+from tests.dispatch.scenes import SITE
 from tests.processes import wait_until
 from volunteers.models import Skill, Volunteer
 
@@ -27,34 +33,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-# The browser's language, as a phone set to it sends it; the screenshots' suffix.
-LOCALES = {"zh": "zh-CN", "en": "en-US"}
-# Where the phone says it is: 2 km north of the site.
-WHERE_I_AM = {"latitude": SITE[0] + 2 * KM, "longitude": SITE[1]}
 TITLE = "龙湖镇 泰山村 群众被困"
 # An older, smaller phone, for one of the tests: nothing may overflow on it either.
 SMALL_PHONE = {"width": 360, "height": 640}
-LIVE_WAIT_MS = 20_000
-
-
-def phone(browser, language: str, **device):
-    context = browser.new_context(
-        **{**PHONE, **device},
-        locale=LOCALES[language],
-        geolocation=WHERE_I_AM,
-        permissions=["geolocation"],
-    )
-    context.set_default_timeout(LIVE_WAIT_MS)
-    # Every uncaught script error on the page, for the test to assert there were none.
-    context.script_errors = []
-    context.on("weberror", lambda error: context.script_errors.append(error.error))
-    return context
-
-
-def closed_without_script_errors(context):
-    errors = list(context.script_errors)
-    context.close()
-    assert errors == []
 
 
 def open_rescue(coordinator, *, count=1) -> Incident:
@@ -73,26 +54,8 @@ def open_rescue(coordinator, *, count=1) -> Incident:
     )
 
 
-def signs_in_on_the_server(volunteer: Volunteer) -> Volunteer:
-    can_sign_in_on_the_server(volunteer.user)
-    return volunteer
-
-
-def can_sign_in_on_the_server(user):
-    """Give the user a password the server can check: the test settings' fast MD5
-    hasher (tests/conftest.py) is not among the running server's hashers. PBKDF2 with
-    few iterations is, and is quick."""
-    hasher = PBKDF2PasswordHasher()
-    user.password = hasher.encode(DEMO_PASSWORD, hasher.salt(), iterations=1000)
-    user.save(update_fields=["password"])
-
-
 def stored(assignment_id: int) -> Assignment:
     return Assignment.objects.get(pk=assignment_id)
-
-
-def connection_is(page, state: str):
-    expect(page.locator("#connection")).to_have_class(re.compile(rf"\b{state}\b"))
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
@@ -184,19 +147,12 @@ def test_a_volunteer_takes_an_offer_live_and_sees_the_task_through(
 
 
 def test_the_phone_shows_a_dropped_connection_and_catches_up(
-    browser, stack, coordinator, make_volunteer
+    browser, stack, coordinator, on_duty_near
 ):
     rescuer, other = (
-        make_volunteer(
-            number,
-            on_duty=True,
-            last_latitude=SITE[0] + distance * KM,
-            last_longitude=SITE[1],
-        )
+        on_duty_near(SITE, km=distance, phone=number)
         for number, distance in (("13900000001", 2), ("13900000002", 3))
     )
-    signs_in_on_the_server(rescuer)
-    index_rebuild()
     context = phone(browser, "en", viewport=SMALL_PHONE)
     page = context.new_page()
     sign_in(page, stack, rescuer.phone, DEMO_PASSWORD, next_path="/phone/")
@@ -320,7 +276,7 @@ def test_the_page_works_over_http_when_websockets_are_blocked(
 
 
 def test_someone_who_is_not_a_volunteer_is_told_so(browser, stack, coordinator):
-    can_sign_in_on_the_server(coordinator)
+    signs_in_on_the_server(coordinator)
     context = phone(browser, "zh")
     page = context.new_page()
 

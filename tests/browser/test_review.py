@@ -6,10 +6,9 @@ import csv
 import threading
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
-from tests.browser.conftest import DESKTOP, screenshot, sign_in
+from tests.browser.conftest import DESKTOP, offer_cells, screenshot, sign_in, signs_in_on_the_server
 from tests.conftest import DEMO_PASSWORD
 from tests.dispatch.test_reports import build_scene
 
@@ -42,15 +41,6 @@ def in_a_thread(function):
     return outcome["value"]
 
 
-def signs_in_on_the_server(user):
-    """A password the server can check: the tests' fast MD5 hasher (tests/conftest.py) is
-    not among the running server's hashers; PBKDF2 with few iterations is, and is quick."""
-    hasher = PBKDF2PasswordHasher()
-    user.password = hasher.encode(DEMO_PASSWORD, hasher.salt(), iterations=1000)
-    user.save(update_fields=["password"])
-    return user
-
-
 @pytest.fixture
 def scene(browser, coordinator, commander, make_volunteer, live_index):
     """Played before the server and worker start. The incidents are all resolved by the
@@ -74,14 +64,6 @@ def shown_rows(page) -> list[dict]:
             who: row.querySelector('td.who').innerText.trim(),
         }))""",
     )
-
-
-def offer_cells(page, who: str) -> dict:
-    row = page.locator("#offers tbody tr", has=page.locator("td.who", has_text=who)).first
-    return {
-        name: row.locator(f"td.{name}").inner_text().strip()
-        for name in ("offered", "delivered", "seen", "answer", "en-route", "on-scene", "finished")
-    }
 
 
 def test_a_commander_reviews_an_incident_and_exports_its_log(

@@ -87,6 +87,14 @@ def test_it_starts_the_app_services_once_their_backends_are_ready(services, name
     assert depends_on["migrate"]["condition"] == "service_completed_successfully"
 
 
+def test_it_pools_webs_database_connections_and_keeps_the_workers(services):
+    web, worker = _environment(services["web"]), _environment(services["worker"])
+    assert int(web["DB_POOL_MAX_SIZE"]) > 0
+    assert "DB_CONN_MAX_AGE" not in web  # Django refuses a pool with persistent connections
+    assert int(worker["DB_CONN_MAX_AGE"]) > 0
+    assert "DB_POOL_MAX_SIZE" not in worker  # prefork children must not inherit a pool
+
+
 def test_it_migrates_in_a_one_shot_service(services):
     migrate = services["migrate"]
     assert _command(migrate)[-3:] == ["manage.py", "migrate", "--noinput"]

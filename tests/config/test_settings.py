@@ -62,3 +62,18 @@ def test_it_configures_celery_to_lose_no_task():
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.accept_content == ["json"]
     assert app.conf.task_always_eager is False
+
+
+def test_it_pools_the_database_connections_when_asked():
+    environment = {**PRODUCTION_ENVIRONMENT, "DB_POOL_MAX_SIZE": "20"}
+    script = "from django.conf import settings; print(settings.DATABASES['default'])"
+    result = _manage("shell", "-c", script, environment=environment)
+    assert result.returncode == 0, result.stderr
+    assert "'pool': {'min_size': 4, 'max_size': 20" in result.stdout
+
+
+def test_it_refuses_a_pool_with_persistent_connections():
+    environment = {**PRODUCTION_ENVIRONMENT, "DB_POOL_MAX_SIZE": "20", "DB_CONN_MAX_AGE": "60"}
+    result = _manage("check", environment=environment)
+    assert result.returncode != 0
+    assert "DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE exclude each other" in result.stderr

@@ -7,6 +7,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dispatch import services
@@ -18,6 +22,19 @@ from tests.dispatch.scenes import KM, SITE
 from volunteers.models import Skill, Township, Vehicle, VehicleKind
 
 pytestmark = pytest.mark.usefixtures("live_index")
+
+
+@pytest.fixture
+def api(api):
+    """API clients that ask for English, as a script may: the refusals below are read
+    in English. (Without a preference, the answer is Chinese: see "languages".)"""
+
+    def client_for(user=None):
+        client = api(user)
+        client.credentials(HTTP_ACCEPT_LANGUAGE="en")
+        return client
+
+    return client_for
 
 
 @pytest.fixture
@@ -132,6 +149,79 @@ def test_it_shows_a_volunteer_what_where_how_far_and_until_when(api, coordinator
     assert item["eta_seconds"] > 0
     assert item["expires_at"] is not None
     assert (item["volunteer"], item["vehicle"]) == (nearest.pk, None)
+
+
+@pytest.mark.django_db
+def test_it_tells_a_phone_what_the_incident_and_the_need_are(api, coordinator, rescuers):
+    incident = dispatched(coordinator)
+    nearest = rescuers[0]
+    offer = offer_of(nearest)
+    services.offer_mark_delivered(assignment_id=offer.pk, volunteer=nearest)
+    services.offer_mark_seen(assignment_id=offer.pk, volunteer=nearest)
+
+    (item,) = my_assignments(api(nearest.user))
+
+    assert item["incident_kind"] == "flood_rescue"
+    assert item["incident_address"] == "龙湖镇 泰山村"
+    assert item["incident_priority"] == Incident.Priority.CRITICAL == 4
+    assert (item["need_kind"], item["need_skill"], item["need_vehicle_kind"]) == (
+        "people",
+        "rescue",
+        "",
+    )
+    assert (item["shift_start"], item["shift_end"]) == (None, None)  # a rescue: now
+    assert item["delivered_at"] is not None and item["seen_at"] is not None
+    assert item["volunteer_name"] == nearest.name
+    assert (item["vehicle_call_sign"], item["vehicle_kind"]) == (None, None)
+    assert incident.needs.get().pk == item["need"]
+
+
+@pytest.mark.django_db
+def test_it_tells_a_phone_the_shift_it_is_offered(api, coordinator, volunteer):
+    start = timezone.now() + timedelta(days=1)
+    site = incident_open(
+        reporter=coordinator,
+        kind=Incident.Kind.TESTING_SITE,
+        title="新建路街道 核酸采样点 3号",
+        latitude=SITE[0],
+        longitude=SITE[1],
+        needs=[
+            NeedSpec(
+                kind=Need.Kind.PEOPLE,
+                skill=Skill.objects.get(code="rescue"),
+                count=4,
+                shift_start=start,
+                shift_end=start + timedelta(hours=4),
+            )
+        ],
+    )
+    Assignment.objects.create(need=site.needs.get(), volunteer=volunteer)
+
+    (item,) = my_assignments(api(volunteer.user))
+
+    assert item["incident_kind"] == "testing_site"
+    assert item["incident_priority"] == Incident.Priority.NORMAL
+    assert timezone.datetime.fromisoformat(item["shift_start"]) == start
+    assert timezone.datetime.fromisoformat(item["shift_end"]) == start + timedelta(hours=4)
+    assert (item["delivered_at"], item["seen_at"]) == (None, None)
+
+
+@pytest.mark.django_db
+def test_it_tells_a_crew_which_vehicle_is_offered(api, coordinator, boat):
+    dispatched(
+        coordinator,
+        needs=[NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT, count=1)],
+    )
+
+    (item,) = my_assignments(api(boat.crew.get().user))
+
+    assert (item["need_kind"], item["need_skill"], item["need_vehicle_kind"]) == (
+        "vehicle",
+        None,
+        "boat",
+    )
+    assert (item["vehicle_call_sign"], item["vehicle_kind"]) == ("蓝天-01", "boat")
+    assert item["volunteer_name"] is None
 
 
 @pytest.mark.django_db
@@ -426,14 +516,14 @@ def test_it_reports_en_route_on_scene_and_completed_with_people_moved(api, coord
 @pytest.mark.parametrize(
     ("reached", "body", "field", "message"),
     [
-        ("on_scene", {"status": "en_route"}, "detail", "Cannot go from on_scene to en_route"),
-        ("completed", {"status": "on_scene"}, "detail", "Cannot go from completed"),
+        ("on_scene", {"status": "en_route"}, "detail", "Cannot go from “On scene” to “En route”"),
+        ("completed", {"status": "on_scene"}, "detail", "Cannot go from “Completed”"),
         ("accepted", {"status": "teleported"}, "status", "teleported"),
         ("accepted", {}, "status", ""),
         ("accepted", {"status": "completed", "people_moved": -1}, "people_moved", "0"),
         ("accepted", {"status": "completed", "people_moved": "many"}, "people_moved", ""),
         ("accepted", {"status": "en_route", "people_moved": 3}, "detail", "when completing"),
-        ("offered", {"status": "en_route"}, "detail", "Cannot go from offered"),
+        ("offered", {"status": "en_route"}, "detail", "Cannot go from “Offered”"),
     ],
     ids=[
         "back-to-en-route",
@@ -512,6 +602,43 @@ def test_it_lists_an_incidents_assignments_to_coordinators_and_commanders(
         assert {item["id"] for item in listed} == offers
         assert {item["incident"] for item in listed} == {incident.pk}
     assert api(rescuers[0].user).get(url).status_code == 403
+
+
+def queries_of(client, url: str) -> tuple[int, list]:
+    """How many queries a GET of `url` makes, and what it lists."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.json()
+    return len(queries), response.json()["results"]
+
+
+@pytest.mark.django_db
+def test_it_lists_assignments_in_the_same_few_queries_however_many(
+    api, coordinator, rescuers, boat, django_assert_max_num_queries
+):
+    nearest = rescuers[0]
+    people = NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"), count=1)
+    boats = NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT, count=1)
+    first = dispatched(coordinator, needs=[people, boats])
+    phone, desk = api(nearest.user), api(coordinator)
+    mine, theirs = "/api/me/assignments/", f"/api/incidents/{first.pk}/assignments/"
+    phone.get(mine), desk.get(theirs)  # the first request of a session may cache a lookup
+    for_one_mine, listed_mine = queries_of(phone, mine)
+    for_one_incident, listed_theirs = queries_of(desk, theirs)
+    assert (len(listed_mine), len(listed_theirs)) == (1, 3)  # two people, one boat
+
+    for number in range(5):
+        dispatched(coordinator, title=f"第{number}起")
+    assert Assignment.objects.filter(volunteer=nearest).count() == 6
+    Assignment.objects.create(need=first.needs.get(kind=Need.Kind.PEOPLE), volunteer=rescuers[3])
+
+    with django_assert_max_num_queries(for_one_mine):
+        assert len(my_assignments(phone)) == 6
+    with django_assert_max_num_queries(for_one_incident):
+        listed = desk.get(theirs).json()["results"]
+    assert len(listed) == 4
+    assert {item["volunteer_name"] for item in listed} >= {nearest.name, rescuers[3].name}
+    assert {item["vehicle_call_sign"] for item in listed} == {None, "蓝天-01"}
 
 
 @pytest.mark.django_db
@@ -760,7 +887,7 @@ def test_it_refuses_to_unassign_finished_work(api, coordinator, rescuers):
     response = unassign(api(coordinator), work.pk, {"reason": "人不在"})
 
     assert response.status_code == 400
-    assert "already completed" in response.json()["detail"]
+    assert response.json()["detail"] == "This assignment is already closed (Completed)."
     assert database_state() == before
 
 
@@ -784,3 +911,95 @@ def test_it_documents_the_offer_and_assignment_endpoints(api, volunteer):
     }
     for path, method in expected.items():
         assert method in paths.get(path, {}), path
+
+
+@pytest.mark.django_db
+def test_it_documents_what_phones_and_coordinators_read(api, volunteer):
+    schemas = api(volunteer.user).get("/api/schema/", {"format": "json"}).json()["components"]
+    assignment = schemas["schemas"]["Assignment"]["properties"]
+    need = schemas["schemas"]["Need"]["properties"]
+
+    assert {
+        "incident_kind",
+        "incident_address",
+        "incident_priority",
+        "need_kind",
+        "need_skill",
+        "need_vehicle_kind",
+        "shift_start",
+        "shift_end",
+        "delivered_at",
+        "seen_at",
+        "volunteer_name",
+        "vehicle_call_sign",
+        "vehicle_kind",
+    } <= set(assignment)
+    assert all(assignment[name].get("readOnly") for name in assignment)
+    assert need["filled"]["readOnly"] and need["offered"]["readOnly"]
+
+
+@pytest.mark.django_db
+def test_its_schema_generates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", tmp_path / "api.yml")
+
+    assert "/api/me/assignments/" in (tmp_path / "api.yml").read_text()
+
+
+# --- languages ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("accept_language", "detail"),
+    [
+        ("en-US,en;q=0.9", "Already filled: this task no longer needs you. Thank you."),
+        ("zh-Hans", "已满员：此任务已不需要您，谢谢。"),
+        ("zh-CN,zh;q=0.9,en;q=0.5", "已满员：此任务已不需要您，谢谢。"),
+        (None, "已满员：此任务已不需要您，谢谢。"),  # no preference: the site's language
+    ],
+)
+def test_it_says_why_an_offer_closed_in_the_volunteers_language(
+    api, coordinator, rescuers, accept_language, detail
+):
+    dispatched(coordinator, count=1)
+    first, second = rescuers[:2]
+    late = offer_of(second)
+    assert accept(api(first.user), offer_of(first).pk).status_code == 200
+    client = api(second.user)
+    client.credentials(**({"HTTP_ACCEPT_LANGUAGE": accept_language} if accept_language else {}))
+
+    response = accept(client, late.pk)
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": detail}
+
+
+@pytest.mark.django_db
+def test_it_follows_the_language_switch_over_the_browsers_languages(api, coordinator, rescuers):
+    dispatched(coordinator, count=1)
+    nearest = rescuers[0]
+    offer = offer_of(nearest)
+    unassign(api(coordinator), offer.pk, {"reason": "人已够了"})
+    client = api(nearest.user)  # an English browser...
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"  # ...switched to Chinese
+
+    response = accept(client, offer.pk)
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == "调度员已撤回：人已够了"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert accept(client, offer.pk).json()["detail"] == "Withdrawn by the coordinator: 人已够了"
+
+
+@pytest.mark.django_db
+def test_it_says_why_a_step_is_refused_in_chinese(api, coordinator, rescuers):
+    incident = dispatched(coordinator)
+    work = assigned(rescuers[0], incident)
+    services.assignment_progress(assignment_id=work.pk, volunteer=rescuers[0], status="on_scene")
+    client = api(rescuers[0].user)
+    client.credentials(HTTP_ACCEPT_LANGUAGE="zh-Hans")
+
+    response = report(client, work.pk, {"status": "en_route"})
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "不能从“在现场”变为“途中”。"}

@@ -1,6 +1,7 @@
 """The WebSocket consumers through the real ASGI stack (origin check, session and
 token authentication, routing), on the configured channel layer (Redis in CI)."""
 
+import asyncio
 import json
 
 import pytest
@@ -8,9 +9,11 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.db import transaction
 from django.test import Client
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from config.asgi import application
 from dispatch import events, services
@@ -19,6 +22,7 @@ from dispatch.events import DASHBOARD_GROUP, event_frame, event_record, voluntee
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from tests.dispatch.scenes import KM, SITE
 from tests.dispatch.test_services import open_rescue
+from volunteers.models import Vehicle, VehicleKind
 
 ALLOWED_ORIGIN = b"http://testserver"
 
@@ -241,7 +245,8 @@ def test_it_records_delivery_and_sight_once_and_accepts_over_the_socket(scene):
     assert again["first"] is False
     assert seen["first"] is True
     assert accepted == {"type": "ack", "ref": "a1", "assignment": offer, "status": "accepted"}
-    assert not_mine == {"type": "error", "ref": "a2", "reason": "This offer is not yours."}
+    # The phone names no language: the site's.
+    assert not_mine == {"type": "error", "ref": "a2", "reason": "这不是派给您的任务。"}
     stored = Assignment.objects.get(pk=offer)
     assert stored.delivered_at and stored.seen_at and stored.status == AssignmentStatus.ACCEPTED
     kinds = list(DeploymentEvent.objects.filter(assignment_id=offer).values_list("kind", flat=True))
@@ -426,4 +431,139 @@ def test_it_does_not_send_again_a_frame_the_replay_sent(coordinator, scene):
     frames, nothing_more = run(scenario)
 
     assert frames[1]["seq"] == opened.seq
+    assert nothing_more
+
+
+# --- what a phone is told, in its language ----------------------------------------------------
+
+
+def phone_socket(volunteer, *, accept_language=None, language_cookie=None):
+    """A volunteer's socket from a browser with these languages and language switch."""
+    cookie = session_cookie(volunteer.user)
+    if language_cookie:
+        cookie += f"; {settings.LANGUAGE_COOKIE_NAME}={language_cookie}".encode()
+    headers = [(b"origin", ALLOWED_ORIGIN), (b"host", b"testserver"), (b"cookie", cookie)]
+    if accept_language:
+        headers.append((b"accept-language", accept_language.encode()))
+    return WebsocketCommunicator(application, "/ws/volunteer/", headers=headers)
+
+
+async def answer_to(ws, request: dict) -> dict:
+    await ws.send_json_to(request)
+    frames = await frames_until(ws, "error" if request.get("ref") == "refused" else "ack")
+    return frames[-1]
+
+
+FILLED_ZH = "已满员：此任务已不需要您，谢谢。"
+FILLED_EN = "Already filled: this task no longer needs you. Thank you."
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("accept_language", "language_cookie", "reason"),
+    [
+        ("zh-CN,zh;q=0.9", None, FILLED_ZH),
+        ("en-US,en;q=0.9", None, FILLED_EN),
+        ("en-US,en;q=0.9", "zh-hans", FILLED_ZH),  # the pages' language switch wins
+        ("zh-CN,zh;q=0.9", "en", FILLED_EN),
+        (None, None, FILLED_ZH),  # no preference: the site's language
+    ],
+    ids=["chinese", "english", "switched-to-chinese", "switched-to-english", "default"],
+)
+def test_it_says_why_an_offer_closed_in_the_volunteers_language(
+    scene, accept_language, language_cookie, reason
+):
+    services.assignment_accept(assignment_id=scene["others_offer"].pk, volunteer=scene["other"])
+    ws = phone_socket(
+        scene["rescuer"], accept_language=accept_language, language_cookie=language_cookie
+    )
+
+    async def scenario():
+        await ws.connect()
+        await frames_until(ws, "snapshot")
+        refused = await answer_to(
+            ws, {"type": "accept", "assignment": scene["offer"].pk, "ref": "refused"}
+        )
+        await ws.disconnect()
+        return refused
+
+    assert run(scenario) == {"type": "error", "ref": "refused", "reason": reason}
+    assert Assignment.objects.get(pk=scene["offer"].pk).status == AssignmentStatus.WITHDRAWN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_two_phones_at_once_each_in_its_own_language(scene):
+    chinese = phone_socket(scene["rescuer"], accept_language="zh-CN")
+    english = phone_socket(scene["other"], accept_language="en")
+    nowhere = {"type": "location", "latitude": 91.0, "longitude": 113.7, "ref": "refused"}
+
+    async def scenario():
+        for ws in (chinese, english):
+            await ws.connect()
+            await frames_until(ws, "snapshot")
+        # Both sockets' requests are in flight together, on one event loop.
+        answers = await asyncio.gather(answer_to(chinese, nowhere), answer_to(english, nowhere))
+        for ws in (chinese, english):
+            await ws.disconnect()
+        return answers
+
+    zh, en = run(scenario)
+
+    assert zh["reason"] == "纬度须在 [-90, 90] 之间，经度须在 [-180, 180] 之间。"
+    assert en["reason"] == "Latitude must lie in [-90, 90] and longitude in [-180, 180]."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_a_phone_its_offers_as_the_rest_api_does(scene):
+    rescuer = scene["rescuer"]
+    services.offer_mark_delivered(assignment_id=scene["offer"].pk, volunteer=rescuer)
+    ws = volunteer_socket(rescuer)
+    api = APIClient()
+    api.force_authenticate(rescuer.user)
+
+    async def scenario():
+        await ws.connect()
+        frames = await frames_until(ws, "snapshot")
+        await ws.disconnect()
+        return frames[-1]
+
+    snapshot = run(scenario)
+
+    over_rest = api.get("/api/me/assignments/", {"open": 1}).json()["results"]
+    assert snapshot["assignments"] == over_rest
+    (offer,) = snapshot["assignments"]
+    assert offer["incident_kind"] == "flood_rescue"
+    assert (offer["need_kind"], offer["need_skill"]) == ("people", "rescue")
+    assert offer["volunteer_name"] == rescuer.name
+    assert offer["delivered_at"] is not None and offer["seen_at"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_replays_to_a_crew_member_the_events_of_their_vehicle(scene, township):
+    rescuer = scene["rescuer"]
+    truck = Vehicle.objects.create(
+        call_sign="抢险车 9",
+        kind=VehicleKind.TRUCK,
+        township=township,
+        capacity=6,
+        max_water_depth_m=0.6,
+    )
+    truck.crew.add(rescuer)
+    opened = DeploymentEvent.objects.get(kind="incident.opened").seq
+    with transaction.atomic():
+        trucks = event_record(kind=EventKind.VEHICLE_STATUS, vehicle=truck)
+    mine = list(DeploymentEvent.objects.filter(volunteer=rescuer).values_list("seq", flat=True))
+    ws = volunteer_socket(rescuer, since=opened)
+
+    async def scenario():
+        await ws.connect()
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(2 + len(mine))]
+        nothing_more = await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return frames, nothing_more
+
+    frames, nothing_more = run(scenario)
+
+    assert [frame["seq"] for frame in frames[1:]] == [*mine, trucks.seq]
+    assert frames[-1]["vehicle"] == truck.pk
     assert nothing_more

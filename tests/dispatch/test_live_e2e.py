@@ -91,7 +91,10 @@ def test_it_carries_an_offer_to_the_phone_and_the_answer_to_the_dashboard(
         await phone.close()
         return incident, offer, accepted, missed
 
-    with celery_worker(env), asgi_server(env) as base:
+    # As docker-compose runs them: web on a connection pool, the worker's connections kept.
+    web = {**env, "DB_POOL_MAX_SIZE": "4"}
+    worker = {**env, "DB_CONN_MAX_AGE": "60"}
+    with celery_worker(worker), asgi_server(web) as base:
         incident, offer, accepted, missed = asyncio.run(scenario(base))
 
     assert offer["incident"] == incident["id"]

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dispatch import services
 from dispatch.availability import index_rebuild
@@ -15,9 +15,17 @@ from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, Event
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open, incident_resolve
 from tests.dispatch.scenes import KM, SITE
+from tests.processes import wait_until
 from volunteers.models import Skill, Township, Vehicle, VehicleKind
 
 pytestmark = pytest.mark.usefixtures("live_index")
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """The refusals are read in English here; they are translated (test_api.py)."""
+    with translation.override("en"):
+        yield
 
 
 def open_rescue(reporter, *, count=2, **fields) -> Incident:
@@ -216,7 +224,7 @@ def test_it_refuses_steps_out_of_order(coordinator, rescuers):
     services.incident_dispatch(incident_id=incident.pk)
     offer = offer_of(rescuers[0])
 
-    with pytest.raises(services.InvalidTransition, match="offered to completed"):
+    with pytest.raises(services.InvalidTransition, match="from “Offered” to “Completed”"):
         services.assignment_progress(
             assignment_id=offer.pk, volunteer=rescuers[0], status="completed"
         )
@@ -481,3 +489,67 @@ def test_it_redispatches_around_a_need_another_transaction_holds(coordinator, re
     assert {offer.need_id for offer in offers} == {free.pk}
     # The next sweep takes the need that was held.
     assert {offer.need_id for offer in services.needs_redispatch()} == {held.pk}
+
+
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_confirms_a_delivery_while_an_accept_fills_the_need(coordinator, rescuers, monkeypatch):
+    """An accept logs its event (taking the sequence's lock), then withdraws the need's
+    other offers. A phone confirming one of those offers in between must queue behind
+    the accept, not lock the offer and wait for the sequence: that was a deadlock."""
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    winner, other = rescuers[0], rescuers[1]
+    others_offer = offer_of(other).pk
+    accepted_and_logged, go_on = threading.Event(), threading.Event()
+    withdraw = services._withdraw_other_offers_of_need
+
+    def withdraw_after_a_pause(need, **kwargs):
+        accepted_and_logged.set()
+        go_on.wait(timeout=20)
+        withdraw(need, **kwargs)
+
+    monkeypatch.setattr(services, "_withdraw_other_offers_of_need", withdraw_after_a_pause)
+    outcomes = {}
+
+    def in_a_thread(name, call):
+        def run():
+            try:
+                outcomes[name] = call()
+            except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+                outcomes[name] = error
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    accepter = in_a_thread(
+        "accept",
+        lambda: services.assignment_accept(assignment_id=offer_of(winner).pk, volunteer=winner),
+    )
+    accepted_and_logged.wait(timeout=10)
+    confirmer = in_a_thread(
+        "delivered",
+        lambda: services.offer_mark_delivered(assignment_id=others_offer, volunteer=other),
+    )
+    wait_until(waiting_for_a_lock, timeout=10, what="the confirmation to wait for a lock")
+    go_on.set()
+    accepter.join()
+    confirmer.join()
+
+    assert isinstance(outcomes["accept"], Assignment), outcomes
+    assert outcomes["delivered"] is True, outcomes
+    confirmed = Assignment.objects.get(pk=others_offer)
+    assert confirmed.status == AssignmentStatus.WITHDRAWN
+    assert confirmed.delivered_at is not None

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from celery.result import allow_join_result
 from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
@@ -103,6 +104,14 @@ def test_it_dispatches_expires_and_escalates_through_a_real_worker(
     assert Assignment.objects.filter(status=AssignmentStatus.EXPIRED).count() == 2
 
 
+def run_here(task, *args):
+    """Run a task in this process, retries included (Celery runs them at once here).
+    Allowed to wait for results: an embedded worker started by an earlier test marks
+    the process as one where waiting on a result would block a worker."""
+    with allow_join_result():
+        return task.apply(args=args).get()
+
+
 def test_it_retries_a_dispatch_that_hit_a_deadlock(monkeypatch):
     calls = []
 
@@ -114,7 +123,7 @@ def test_it_retries_a_dispatch_that_hit_a_deadlock(monkeypatch):
 
     monkeypatch.setattr(services, "incident_dispatch", deadlocked_once)
 
-    assert tasks.incident_dispatch.apply(args=[7]).get() == 1
+    assert run_here(tasks.incident_dispatch, 7) == 1
     assert calls == [7, 7]
 
 
@@ -128,6 +137,6 @@ def test_it_gives_up_on_a_dispatch_after_a_few_retries(monkeypatch):
     monkeypatch.setattr(services, "incident_dispatch", always_deadlocked)
 
     with pytest.raises(OperationalError):
-        tasks.incident_dispatch.apply(args=[7]).get()
+        run_here(tasks.incident_dispatch, 7)
     # Then the re-dispatch sweep takes the incident's needs, 30 s later at most.
     assert len(calls) == 1 + tasks.RETRY_ON_DATABASE_ERRORS["max_retries"]

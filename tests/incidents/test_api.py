@@ -1,6 +1,8 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from dispatch.models import DeploymentEvent
+from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent
 from incidents.models import Incident
 
 FLOOD_RESCUE = {
@@ -143,6 +145,7 @@ def test_it_filters_the_incident_list(api, coordinator):
 @pytest.mark.django_db
 def test_it_resolves_an_incident_once_and_answers_409_after(api, coordinator):
     client = api(coordinator)
+    client.credentials(HTTP_ACCEPT_LANGUAGE="en")
     incident_id = post_incident(client, FLOOD_RESCUE).json()["id"]
 
     first = client.post(f"/api/incidents/{incident_id}/resolve/", {"note": "完成"}, format="json")
@@ -151,7 +154,7 @@ def test_it_resolves_an_incident_once_and_answers_409_after(api, coordinator):
     assert first.status_code == 200
     assert first.json()["status"] == "resolved"
     assert second.status_code == 409
-    assert "already resolved" in second.json()["detail"]
+    assert second.json()["detail"] == f"Incident #{incident_id} is already resolved."
     kinds = [e["kind"] for e in client.get("/api/log/").json()["results"]]
     assert kinds == ["incident.opened", "incident.resolved"]
 
@@ -165,3 +168,127 @@ def test_it_answers_unknown_things_with_json_404s(api, coordinator):
     missing = client.get("/api/no-such-thing/")
     assert missing.status_code == 404
     assert missing.json()["detail"] == "No API endpoint at /api/no-such-thing/."
+
+
+# --- how far the needs have filled ----------------------------------------------------------
+
+
+def assignments_for(need_id: int, volunteers, *statuses: AssignmentStatus) -> None:
+    """One assignment of the need per status, each to the next of the volunteers."""
+    for volunteer, status in zip(volunteers, statuses, strict=False):
+        Assignment.objects.create(need_id=need_id, volunteer=volunteer, status=status)
+
+
+@pytest.fixture
+def crowd(make_volunteer):
+    return [make_volunteer(f"139000000{n:02d}") for n in range(10)]
+
+
+@pytest.mark.django_db
+def test_it_shows_how_far_each_need_has_filled(api, coordinator, crowd):
+    client = api(coordinator)
+    incident = post_incident(client, FLOOD_RESCUE).json()
+    people_need = incident["needs"][0]["id"]
+    assignments_for(
+        people_need,
+        crowd,
+        AssignmentStatus.ACCEPTED,
+        AssignmentStatus.ON_SCENE,
+        AssignmentStatus.COMPLETED,
+        AssignmentStatus.OFFERED,
+        AssignmentStatus.OFFERED,
+        AssignmentStatus.DECLINED,
+        AssignmentStatus.EXPIRED,
+        AssignmentStatus.WITHDRAWN,
+    )
+
+    listed = client.get("/api/incidents/").json()["results"][0]
+    one = client.get(f"/api/incidents/{incident['id']}/").json()
+
+    for body in (listed, one):
+        fill = [(need["filled"], need["offered"]) for need in body["needs"]]
+        assert fill == [(3, 2), (0, 0), (0, 0)]  # people; boats and capability untouched
+
+
+@pytest.mark.django_db
+def test_it_answers_an_opened_and_a_closed_incident_with_their_fill(api, coordinator, crowd):
+    client = api(coordinator)
+
+    opened = post_incident(client, FLOOD_RESCUE).json()
+    assignments_for(opened["needs"][0]["id"], crowd, AssignmentStatus.ACCEPTED)
+    resolved = client.post(f"/api/incidents/{opened['id']}/resolve/", {}, format="json").json()
+
+    assert [(n["filled"], n["offered"]) for n in opened["needs"]] == [(0, 0)] * 3
+    # Resolving stands everyone down: the volunteer's task is cancelled.
+    assert resolved["status"] == "resolved"
+    assert [(n["filled"], n["offered"]) for n in resolved["needs"]] == [(0, 0)] * 3
+
+
+@pytest.mark.django_db
+def test_it_lists_incidents_in_the_same_few_queries_however_many(
+    api, coordinator, crowd, django_assert_max_num_queries
+):
+    client = api(coordinator)
+
+    def opened_with_offers(number: int):
+        need_id = post_incident(client, FLOOD_RESCUE).json()["needs"][0]["id"]
+        # One volunteer at work and one asked, on each incident.
+        assignments_for(
+            need_id, crowd[number:], AssignmentStatus.ACCEPTED, AssignmentStatus.OFFERED
+        )
+
+    opened_with_offers(0)
+    client.get("/api/incidents/")  # the first request of a session may cache a lookup
+    with CaptureQueriesContext(connection) as queries:
+        assert len(client.get("/api/incidents/").json()["results"]) == 1
+    for_one = len(queries)  # now: each request clears the connection's query log
+    for number in range(1, 6):
+        opened_with_offers(number)
+
+    with django_assert_max_num_queries(for_one):
+        listed = client.get("/api/incidents/").json()["results"]
+
+    assert len(listed) == 6
+    assert all(incident["needs"][0]["filled"] == 1 for incident in listed)
+
+
+# --- languages ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("accept_language", "detail"),
+    [
+        ("en-US,en;q=0.9", "Incident #{id} is already cancelled."),
+        ("zh-CN,zh;q=0.9", "事件 #{id} 已取消。"),
+        (None, "事件 #{id} 已取消。"),  # no preference: the site's language
+    ],
+)
+def test_it_says_an_incident_is_closed_in_the_coordinators_language(
+    api, coordinator, accept_language, detail
+):
+    client = api(coordinator)
+    incident_id = post_incident(client, FLOOD_RESCUE).json()["id"]
+    client.post(f"/api/incidents/{incident_id}/cancel/", {"note": "误报"}, format="json")
+    if accept_language:
+        client.credentials(HTTP_ACCEPT_LANGUAGE=accept_language)
+
+    again = client.post(f"/api/incidents/{incident_id}/resolve/", {}, format="json")
+
+    assert again.status_code == 409
+    assert again.json()["detail"] == detail.format(id=incident_id)
+
+
+@pytest.mark.django_db
+def test_it_says_what_is_wrong_with_a_need_in_the_coordinators_language(api, coordinator):
+    client = api(coordinator)
+    body = {**FLOOD_RESCUE, "needs": [{"kind": "people", "count": 2}]}
+
+    client.credentials(HTTP_ACCEPT_LANGUAGE="en")
+    english = post_incident(client, body)
+    client.credentials(HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    chinese = post_incident(client, body)
+
+    assert english.status_code == chinese.status_code == 400
+    assert english.json()["needs"]["0"] == {"skill": ["Required for a need of this kind."]}
+    assert chinese.json()["needs"]["0"] == {"skill": ["此类需求必须填写此项。"]}

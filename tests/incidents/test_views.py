@@ -266,7 +266,7 @@ def test_it_shows_each_offer_sent_delivered_seen_or_answered(client, commander, 
 
     body = client.get(f"/dashboard/incidents/{incident.pk}/offers/").json()
 
-    rows = {row["volunteer"]["name"]: row for row in body["assignments"]}
+    rows = {row["volunteer_name"]: row for row in body["assignments"]}
     assert {name: row["state"] for name, row in rows.items()} == {
         "救援1": "accepted",
         "救援2": "delivered",
@@ -275,8 +275,22 @@ def test_it_shows_each_offer_sent_delivered_seen_or_answered(client, commander, 
     assert rows["救援2"]["delivered_at"] and not rows["救援2"]["seen_at"]
     assert rows["救援3"]["delivered_at"] and rows["救援3"]["seen_at"]
     assert rows["救援1"]["answered_at"] and rows["救援1"]["distance_m"] > 0
-    assert rows["救援1"]["volunteer"]["phone"] == "13800000001"
+    assert rows["救援1"]["volunteer_phone"] == "13800000001"
     assert client.get("/dashboard/incidents/999999/offers/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_shows_the_offers_as_the_rest_api_does_with_the_pages_extras(client, commander, offered):
+    incident, (first, _second, _third) = offered
+    services.assignment_accept(assignment_id=offer_to(first).pk, volunteer=first)
+    client.force_login(commander)
+
+    page = client.get(f"/dashboard/incidents/{incident.pk}/offers/").json()["assignments"]
+    api = client.get(f"/api/incidents/{incident.pk}/assignments/").json()["results"]
+
+    extras = {"state", "volunteer_phone", "vehicle_capacity"}
+    assert [{k: v for k, v in row.items() if k not in extras} for row in page] == api
+    assert [row["state"] for row in page] == ["accepted", "sent", "sent"]
 
 
 @pytest.mark.django_db

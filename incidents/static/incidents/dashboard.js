@@ -13,12 +13,11 @@ import { DashboardMap } from "./map.js";
 
 const config = JSON.parse(document.getElementById("dashboard-config").textContent);
 const ctx = makeContext(config);
-const FILLED = new Set(["accepted", "en_route", "on_scene", "completed"]);
 const ACTIVITY_LINES = 40;
 const RESOURCES_EVERY_MS = 60000;  // positions are not log events: look again now and then
 
 const state = {
-  incidents: new Map(),  // id → incident, needs with filled / offered
+  incidents: new Map(),  // id → incident, as the API gives it (needs with filled / offered)
   offers: new Map(),  // id → the offers last fetched for that incident
   selected: null,
 };
@@ -38,14 +37,14 @@ const map = new DashboardMap(document.getElementById("map"), ctx, {
 
 const form = ctx.canEdit ? new IncidentForm(ctx, map, {
   onOpened: (incident) => {
-    upsert(withFill(incident, []));
+    upsert(incident);
     select(incident.id);
   },
 }) : null;
 
 const detail = new IncidentDetail(ctx, {
   onChanged: (id, closed) => {
-    if (closed) upsert(withFill(closed, state.offers.get(id) ?? []));
+    if (closed) upsert(closed);
     refresh(id);
   },
 });
@@ -90,15 +89,6 @@ async function select(id) {
 
 // --- incidents and their fill ---------------------------------------------------------
 
-function withFill(incident, offers) {
-  for (const need of incident.needs) {
-    const mine = offers.filter((offer) => offer.need === need.id);
-    need.filled = mine.filter((offer) => FILLED.has(offer.status)).length;
-    need.offered = mine.filter((offer) => offer.status === "offered").length;
-  }
-  return incident;
-}
-
 function upsert(incident) {
   if (incident.status === "open") state.incidents.set(incident.id, incident);
   else state.incidents.delete(incident.id);
@@ -126,7 +116,7 @@ async function refresh(id) {
       getJSON(fill(config.urls.offers, id)),
     ]);
     state.offers.set(id, offers.assignments);
-    upsert(withFill(incident, offers.assignments));
+    upsert(incident);
   } catch (error) {
     if (error.status === 404) state.incidents.delete(id);
     console.warn("refreshing incident", id, error);

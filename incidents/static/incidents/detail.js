@@ -148,7 +148,7 @@ export class IncidentDetail {
     const places = ctx.places(need);
     const carried = need.kind === "capability"
       ? this.offers.filter((o) => o.need === need.id && ["accepted", "en_route", "on_scene", "completed"]
-        .includes(o.status)).reduce((sum, o) => sum + (o.vehicle?.capacity ?? 0), 0)
+        .includes(o.status)).reduce((sum, o) => sum + (o.vehicle_capacity ?? 0), 0)
       : null;
     const share = places ? need.filled / places : Math.min(1, carried / (need.people_to_move || 1));
     return h("li", { dataset: { need: need.id }, class: share >= 1 ? "need full" : "need" },
@@ -195,8 +195,8 @@ export class IncidentDetail {
   offerRow(offer, open) {
     const { ctx } = this;
     const who = offer.volunteer
-      ? [offer.volunteer.name, offer.volunteer.phone]
-      : [offer.vehicle.call_sign, ctx.label("vehicle_kind", offer.vehicle.kind)];
+      ? [offer.volunteer_name, offer.volunteer_phone]
+      : [offer.vehicle_call_sign, ctx.label("vehicle_kind", offer.vehicle_kind)];
     const reason = SYSTEM_REASONS[offer.reason] ? ctx.t(SYSTEM_REASONS[offer.reason]) : offer.reason;
     const note = [offer.offered_by ? ctx.t("manual") : "", reason].filter(Boolean).join(" · ");
     // The state, when it was reached (the answer, arrival, completion), and why.
@@ -241,7 +241,7 @@ export class IncidentDetail {
 
   unassign(offer) {
     const { ctx } = this;
-    const name = offer.volunteer?.name ?? offer.vehicle?.call_sign;
+    const name = offer.volunteer_name ?? offer.vehicle_call_sign;
     this.dialog.open({
       title: ctx.t("unassign_title", { name }),
       text: ctx.t("unassign_text"),

@@ -82,8 +82,12 @@ function countdown(ms) {
   return `${m}:${s}`;
 }
 
+// The address, then the township unless the address names it already: an address typed
+// as the township's name ("龙湖镇") would otherwise read "龙湖镇 · 龙湖镇".
 function place(row) {
-  return [row.address, row.township].filter(Boolean).join(" · ") || coordinates(row);
+  const address = (row.incident_address || "").trim();
+  const township = row.township && !address.includes(row.township) ? row.township : "";
+  return [address, township].filter(Boolean).join(" · ") || coordinates(row);
 }
 
 function coordinates(row) {
@@ -91,16 +95,10 @@ function coordinates(row) {
   return `${row.latitude.toFixed(5)}, ${row.longitude.toFixed(5)}`;
 }
 
-// The services' refusals are English sentences; shown in the page's language by their
-// beginning, with a coordinator's own words kept as written.
+// A refusal's reason comes in the page's language: the REST API and the socket pick it
+// as the page does (the language switch's cookie, else the browser's languages).
 function say(reason) {
-  if (!reason) return T.no_answer;
-  for (const [start, words] of T.reasons) {
-    if (reason.startsWith(start)) {
-      return start.endsWith(":") ? `${words} ${reason.slice(start.length).trim()}` : words;
-    }
-  }
-  return `${T.refused} ${reason}`;
+  return reason || T.no_answer;
 }
 
 // --- DOM helpers -----------------------------------------------------------------------
@@ -305,19 +303,9 @@ function onSnapshot(frame) {
   state.assignments = frame.assignments.map((fresh) => {
     const row = known.get(fresh.id);
     if (!row) complete = false;
-    return {
-      // What the snapshot lacks (the place, the shift) comes with the refresh below.
-      title: fresh.incident_title,
-      need_label: fresh.need_text,
-      ...row,
-      ...Object.fromEntries(
-        [
-          "id", "status", "incident", "latitude", "longitude", "distance_m",
-          "eta_seconds", "offered_at", "expires_at", "answered_at", "en_route_at",
-          "on_scene_at",
-        ].map((name) => [name, fresh[name]]),
-      ),
-    };
+    // The snapshot's rows are the state's without the page's words (labels in the
+    // page's language): a new row has them with the refresh below.
+    return { need_label: fresh.need_text, ...row, ...fresh };
   });
   for (const row of state.assignments) {
     if (row.status === "offered" && !row.delivered_at) markDelivered(row.id);
@@ -427,9 +415,12 @@ function notice(text, kind = "") {
   noticeTimer = setTimeout(() => (box.hidden = true), kind === "error" ? 20000 : 8000);
 }
 
-$("notice").querySelector(".notice-close").addEventListener("click", () => {
+function clearNotice() {
+  clearTimeout(noticeTimer);
   $("notice").hidden = true;
-});
+}
+
+$("notice").querySelector(".notice-close").addEventListener("click", clearNotice);
 
 // --- duty and location -----------------------------------------------------------------
 
@@ -580,6 +571,8 @@ async function progress(row, status, peopleMoved = null) {
     if (status === "completed") {
       finishing = null;
       notice(T.done_notice, "ok");
+    } else {
+      clearNotice(); // "accepted: they see you are coming" is old news once on the way
     }
   } else {
     notice(say(reply.reason), "error");
@@ -608,13 +601,13 @@ function facts(row, { withShift = true } = {}) {
     { class: "facts" },
     fact(T.what, row.need_label),
     fact(T.where, place(row)),
-    fact(T.vehicle, row.vehicle),
+    fact(T.vehicle, row.vehicle_label),
     withShift && fact(T.shift, shiftText(row)),
   );
 }
 
 function chips(row) {
-  const urgent = row.priority >= 3;
+  const urgent = row.incident_priority >= 3;
   return h(
     "p",
     { class: "chips" },
@@ -648,7 +641,7 @@ function offerCard(row) {
     total > 0 &&
       h("div", { class: "time-left", "data-expires": row.expires_at, "data-total": total },
         h("span", { style: `width:${Math.max(0, Math.min(100, (left / total) * 100))}%` })),
-    h("p", { class: "title" }, row.title),
+    h("p", { class: "title" }, row.incident_title),
     chips(row),
     facts(row),
     h(
@@ -677,7 +670,7 @@ function offerCard(row) {
 function mapLinks(row) {
   if (row.latitude === undefined || row.latitude === null) return null;
   const { latitude: lat, longitude: lon } = row;
-  const name = encodeURIComponent(row.title || "");
+  const name = encodeURIComponent(row.incident_title || "");
   return h(
     "div",
     { class: "map" },
@@ -781,7 +774,7 @@ function taskCard(row) {
       h("h2", {}, T.task_heading),
       chip(T[row.status], "state"),
     ),
-    h("p", { class: "title" }, row.title),
+    h("p", { class: "title" }, row.incident_title),
     chips(row),
     facts(row),
     row.description && h("p", { class: "description" }, row.description),
@@ -795,7 +788,7 @@ function shiftItem(row) {
     "li",
     { class: "card shift", "data-id": row.id },
     h("p", { class: "when" }, shiftText(row)),
-    h("p", { class: "title" }, row.title),
+    h("p", { class: "title" }, row.incident_title),
     facts(row, { withShift: false }),
     mapLinks(row),
   );
