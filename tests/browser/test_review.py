@@ -8,7 +8,14 @@ import threading
 import pytest
 from django.db import connection
 
-from tests.browser.conftest import DESKTOP, offer_cells, screenshot, sign_in, signs_in_on_the_server
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    offer_cells,
+    screenshot,
+    sign_in,
+    signs_in_on_the_server,
+)
 from tests.conftest import DEMO_PASSWORD
 from tests.dispatch.test_reports import build_scene
 
@@ -156,4 +163,41 @@ def test_a_volunteer_is_refused_the_review(scene, stack, browser):
     response = page.goto(f"{stack}/review/")
 
     assert response.status == 403
+    context.close()
+
+
+def sideways_scroll(page) -> int:
+    """How far the page itself scrolls sideways: wide tables must scroll in their own
+    box, so a phone shows the page at its width."""
+    # Against the device's width: a phone browser widens its layout viewport (and
+    # innerWidth) to fit content that is too wide, then shows it zoomed out.
+    return page.evaluate("document.documentElement.scrollWidth") - page.viewport_size["width"]
+
+
+def too_wide(page) -> list[str]:
+    """The elements reaching past the screen's right edge, for the failure message."""
+    return page.evaluate(
+        """width => [...document.querySelectorAll('body *')]
+            .filter(e => !e.parentElement.closest('.scroll-x'))
+            .filter(e => e.getBoundingClientRect().right > width + 1
+                         || e.scrollWidth > e.clientWidth + 1)
+            .slice(0, 8).map(e => `${e.tagName}.${e.className} ${e.textContent.slice(0, 30)}`)""",
+        page.viewport_size["width"],
+    )
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_a_commander_reads_the_review_on_a_phone(scene, commander, stack, browser, locale):
+    context = browser.new_context(**PHONE, locale=locale)
+    page = context.new_page()
+    sign_in(page, stack, commander.username, DEMO_PASSWORD, next_path="/review/")
+    suffix = locale[:2]
+
+    assert page.locator("[data-total=people-moved] .value").is_visible()
+    assert sideways_scroll(page) <= 0, too_wide(page)
+    screenshot(page, f"review-phone-{suffix}")
+    page.goto(f"{stack}/review/incidents/{scene.flood.pk}/")
+    assert page.locator("svg.timeline-chart").first.is_visible()
+    assert sideways_scroll(page) <= 0, too_wide(page)
+    screenshot(page, f"review-timeline-phone-{suffix}")
     context.close()
