@@ -33,6 +33,21 @@ def django_db_modify_db_settings():
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, as pytest-django sets it up; at the end, before it is dropped,
+    the connections threads of the tests left open (a consumer's thread pool) are ended:
+    PostgreSQL refuses to drop a database in use, and each run left one behind."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _reference_data(request):
     """Transactional tests flush every table when they end, including the rows the
