@@ -120,10 +120,13 @@ class _PublishAfterCommit:
 def _publication_of(event: DeploymentEvent) -> _PublishAfterCommit:
     # The hooks still registered in this transaction (Django drops those of rolled-back
     # savepoints from the list); the newest of ours holds the transaction's batch.
+    # Django's own list, read defensively: should its shape change, each event gets a
+    # batch of its own, which is slower but just as correct.
     batch = []
-    for entry in reversed(connection.run_on_commit):
-        if isinstance(entry[1], _PublishAfterCommit):
-            batch = entry[1].batch
+    for entry in reversed(getattr(connection, "run_on_commit", [])):
+        hook = entry[1] if isinstance(entry, tuple) and len(entry) > 1 else None
+        if isinstance(hook, _PublishAfterCommit):
+            batch = hook.batch
             break
     hook = _PublishAfterCommit(event, batch)
     batch.append(hook)
