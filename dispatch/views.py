@@ -234,6 +234,7 @@ def moment_text(moment: datetime | None, *, day_of) -> str:
 CHART_WIDTH, CHART_HEIGHT = 420, 180
 PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 40, 10, 14, 34
 MAX_X_LABELS = 7
+MEDIAN_AXIS_MIN_MINUTES = 1
 
 
 def _scale(highest: float, *, whole: bool) -> tuple[float, float]:
@@ -365,7 +366,9 @@ def median_chart(*, key: str, title: str, series: reports.Series, groups: list[d
     """Side-by-side bars of minutes per bucket, one per group ([{"name", "class",
     "values" (seconds or None)}]); a bucket without data has no bar."""
     minutes = [[v / 60 for v in group["values"] if v is not None] for group in groups]
-    scale = _scale(max((v for values in minutes for v in values), default=0), whole=False)
+    # At least a minute high: answers within seconds gave an axis of 0.005-minute steps.
+    highest = max((v for values in minutes for v in values), default=0)
+    scale = _scale(max(highest, MEDIAN_AXIS_MIN_MINUTES), whole=False)
     top = scale[0]
     chart = _chart(key=key, title=title, series=series, scale=scale)
     slot, plot_height, baseline = chart["slot"], chart["plot_height"], chart["baseline"]

@@ -3,7 +3,7 @@ log, the ICS-214 page, both languages."""
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -11,7 +11,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from dispatch.models import DeploymentEvent, EventKind
-from dispatch.reports import LogFilter, incident_ics214, log_filtered
+from dispatch.reports import LogFilter, Series, incident_ics214, log_filtered
+from dispatch.views import median_chart
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from tests.dispatch.test_reports import build_scene
@@ -273,6 +274,8 @@ def test_it_shows_the_incident_timeline(scene, commander):
     assert lines["王强"]["seen"] == ""
     assert "车坏了" in html
     assert 'class="timeline-chart"' in html
+    # Chinese punctuation in Chinese (the commander's default language).
+    assert f"<h1>时间线：#{scene.flood.pk} 龙湖镇 泰山村 群众被困</h1>" in html
 
 
 def test_it_shows_an_incident_nobody_was_offered_yet(commander, coordinator):
@@ -367,3 +370,21 @@ def test_it_shows_the_day_when_a_range_is_one_day(scene, commander):
     )
 
     assert response.context["unit"] == "每小时"
+
+
+def test_it_draws_medians_of_seconds_on_an_axis_of_whole_minutes():
+    start = datetime(2021, 7, 20, 18, 0)
+    series = Series(
+        unit="hour",
+        buckets=[start, start + timedelta(hours=1)],
+        median_accept_seconds=[1.0, 3.0],
+        median_arrive_seconds=[None, 20.0],
+    )
+    groups = [
+        {"name": "to accept", "class": "accept", "values": series.median_accept_seconds},
+        {"name": "to arrive", "class": "arrive", "values": series.median_arrive_seconds},
+    ]
+
+    chart = median_chart(key="medians", title="Medians", series=series, groups=groups)
+
+    assert [tick["label"] for tick in chart["y_ticks"]] == ["0", "0.25", "0.5", "0.75", "1"]
