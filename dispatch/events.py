@@ -97,24 +97,21 @@ def events_record(events: list[dict]) -> list[DeploymentEvent]:
 class _PublishAfterCommit:
     """The on_commit hook of one event, one per event so that a rolled-back savepoint
     discards its own events' hooks and no others. The hooks of one transaction share
-    a batch: the first to run publishes the whole batch, the others find it done. So a
-    transaction's events go out over one channel-layer connection instead of one each
-    (each async_to_sync opens its own, bench/live.py)."""
+    one batch (the events' seqs): the first to run sends and empties it, the others
+    find it empty. So a transaction's events go out over one channel-layer connection
+    instead of one each (each async_to_sync opens its own, bench/live.py)."""
 
-    def __init__(self, event: DeploymentEvent, batch: list):
-        self.event = event
+    def __init__(self, batch: list[int]):
         self.batch = batch
-        self.done = False
 
     def __call__(self):
-        if self.done:
+        if not self.batch:
             return
-        for hook in self.batch:
-            hook.done = True
-        # Re-read by id: an event of a rolled-back savepoint is still in the batch, but
-        # no longer in the database (and its seq may now belong to another event).
-        ids = [hook.event.pk for hook in self.batch]
-        events_send(list(DeploymentEvent.objects.filter(pk__in=ids)))
+        seqs = list(self.batch)
+        self.batch.clear()
+        # Read back from the log: an event of a rolled-back savepoint is still in the
+        # batch, but not in the database (its seq went to the next event, which is).
+        events_publish(seqs=seqs)
 
 
 def _publication_of(event: DeploymentEvent) -> _PublishAfterCommit:
@@ -128,9 +125,8 @@ def _publication_of(event: DeploymentEvent) -> _PublishAfterCommit:
         if isinstance(hook, _PublishAfterCommit):
             batch = hook.batch
             break
-    hook = _PublishAfterCommit(event, batch)
-    batch.append(hook)
-    return hook
+    batch.append(event.seq)
+    return _PublishAfterCommit(batch)
 
 
 def event_frame(event: DeploymentEvent) -> dict:
@@ -162,7 +158,7 @@ def event_groups(event: DeploymentEvent) -> list[str]:
 
 
 def events_publish(*, seqs: list[int]) -> int:
-    """Send these events to their groups and mark them published (the relay's way in)."""
+    """Send these events, read from the log, to their groups and mark them published."""
     return events_send(list(DeploymentEvent.objects.filter(seq__in=seqs).order_by("seq")))
 
 
