@@ -15,19 +15,19 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from dispatch.availability import index_rebuild
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from volunteers.models import Skill, Team, Township, TravelMode, Vehicle, VehicleKind, Volunteer
-from volunteers.reference import SKILLS, TOWNSHIPS
-from volunteers.roles import ROLE_PERMISSIONS, Role
+from volunteers.reference import TOWNSHIPS, reference_data_load
+from volunteers.roles import Role
 from volunteers.roster import BATCH_SIZE, NewVolunteer, volunteers_create_in_bulk
 
 # 20 July 2021, the day of the Zhengzhou flood: any fixed number would do.
@@ -653,25 +653,7 @@ def demo_seed(*, size: DemoSize, progress: Callable[[int], None] | None = None) 
 def reference_ensure() -> None:
     """Townships, skills and role groups. Migration 0002 loads them; this puts back
     what `manage.py flush` took away."""
-    for name, name_en, kind, latitude, longitude in TOWNSHIPS:
-        Township.objects.get_or_create(
-            name=name,
-            defaults={
-                "name_en": name_en,
-                "kind": kind,
-                "latitude": latitude,
-                "longitude": longitude,
-            },
-        )
-    for code, name_zh, name_en in SKILLS:
-        Skill.objects.get_or_create(code=code, defaults={"name_zh": name_zh, "name_en": name_en})
-    for role in Role:
-        group, created = Group.objects.get_or_create(name=role.value)
-        if created:
-            permissions = Q(pk__in=[])
-            for app_label, codename in ROLE_PERMISSIONS[role]:
-                permissions |= Q(content_type__app_label=app_label, codename=codename)
-            group.permissions.set(Permission.objects.filter(permissions))
+    reference_data_load(django_apps)
 
 
 @transaction.atomic
