@@ -272,22 +272,15 @@ def every_volunteer() -> list[tuple[matching.Resource, bool]]:
     """Every registered volunteer with a position, as plain data, and whether the index
     holds them (on duty, not busy): what a scan without the index looks at."""
     from dispatch.availability import index_contents
+    from dispatch.selectors import VOLUNTEER_COLUMNS
     from volunteers.models import Volunteer
 
     available = set()
     for key, members in index_contents().items():
         if key.startswith("volunteer:"):
             available.update(members)
-    rows = Volunteer.objects.values_list(
-        "id",
-        "travel_mode",
-        "travel_range_km",
-        "last_latitude",
-        "last_longitude",
-        "home_latitude",
-        "home_longitude",
-        "skills__code",
-    )
+    # The columns the dispatch shortlist reads, for every volunteer.
+    rows = Volunteer.objects.values_list(*VOLUNTEER_COLUMNS)
     found, skills = {}, {}
     for pk, mode, travel_range, last_lat, last_lng, home_lat, home_lng, skill in rows:
         position = (last_lat, last_lng) if last_lat is not None else (home_lat, home_lng)
