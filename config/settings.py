@@ -52,6 +52,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 
 INSTALLED_APPS = [
+    # First, so that its pages (sign-in, 403) take precedence over the admin's.
+    "pages",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -66,6 +68,10 @@ INSTALLED_APPS = [
     "volunteers",
     "incidents",
     "dispatch",
+    # The faces, one per kind of user (README: Architecture).
+    "dashboard",
+    "phone",
+    "review",
 ]
 
 MIDDLEWARE = [
@@ -86,7 +92,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "config" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -154,7 +160,6 @@ LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
-LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"
@@ -162,7 +167,6 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # Leaflet's files from the django-leaflet package, served as /static/leaflet/...: the
 # package's Django app itself needs GeoDjango (GDAL), which Tongxin does not use.
 STATICFILES_DIRS = [
-    BASE_DIR / "config" / "static",
     Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static",
 ]
 STORAGES = {

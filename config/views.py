@@ -1,22 +1,8 @@
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.urls import reverse
 
 from config.channel_drops import channel_sends_dropped
-from incidents.models import Incident
-from volunteers.models import Vehicle, Volunteer
-
-
-def home(request):
-    """The front door: what is going on right now, and where each user goes."""
-    context = {
-        "open_incidents": Incident.objects.filter(status=Incident.Status.OPEN).count(),
-        "volunteers": Volunteer.objects.count(),
-        "on_duty": Volunteer.objects.filter(on_duty=True).count(),
-        "vehicles_available": Vehicle.objects.filter(status=Vehicle.Status.AVAILABLE).count(),
-    }
-    return render(request, "home.html", context)
 
 
 def healthz(request):

@@ -1,16 +1,38 @@
-"""The commanders' review, under /review/ (config/urls.py)."""
+"""Dispatch's REST API (the log, offers and assignments, the SMS webhook), under /api/
+(config/urls.py puts it in the "api" namespace)."""
 
 from django.urls import path
 
-from dispatch import views
-
-app_name = "review"
+from dispatch import api, sms
 
 urlpatterns = [
-    path("", views.review, name="index"),
-    path("log.csv", views.log_csv, name="log-csv"),
-    path("log.xlsx", views.log_xlsx, name="log-xlsx"),
-    path("incidents/<int:pk>/", views.incident_timeline, name="timeline"),
-    path("incidents/<int:pk>/ics214/", views.incident_ics214, name="ics214"),
-    path("incidents/<int:pk>/ics214.csv", views.incident_ics214_csv, name="ics214-csv"),
+    path("log/", api.DeploymentLog.as_view(), name="log"),
+    path("me/assignments/", api.MyAssignments.as_view(), name="my-assignments"),
+    path(
+        "incidents/<int:pk>/assignments/",
+        api.IncidentAssignments.as_view(),
+        name="incident-assignments",
+    ),
+    path("needs/<int:pk>/assign/", api.NeedAssign.as_view(), name="need-assign"),
+    path(
+        "assignments/<int:pk>/accept/",
+        api.AssignmentAccept.as_view(),
+        name="assignment-accept",
+    ),
+    path(
+        "assignments/<int:pk>/decline/",
+        api.AssignmentDecline.as_view(),
+        name="assignment-decline",
+    ),
+    path(
+        "assignments/<int:pk>/status/",
+        api.AssignmentProgress.as_view(),
+        name="assignment-status",
+    ),
+    path(
+        "assignments/<int:pk>/unassign/",
+        api.AssignmentUnassign.as_view(),
+        name="assignment-unassign",
+    ),
+    path("sms/inbound/", sms.SmsInbound.as_view(), name="sms-inbound"),
 ]

@@ -1,16 +1,16 @@
-"""The coordinators' dashboard, under /dashboard/ (config/urls.py)."""
+"""Incidents' REST API, under /api/ (config/urls.py puts it in the "api" namespace)."""
 
 from django.urls import path
 
-from incidents import views
-
-app_name = "dashboard"
+from incidents import api
 
 urlpatterns = [
-    path("", views.dashboard, name="index"),
-    path("geocode/", views.geocode, name="geocode"),
-    path("resources/", views.resources, name="resources"),
-    path("markers/", views.markers, name="markers"),
-    path("incidents/<int:pk>/offers/", views.offers, name="offers"),
-    path("needs/<int:pk>/candidates/", views.candidates, name="candidates"),
+    path("incidents/", api.IncidentListCreate.as_view(), name="incidents"),
+    path("incidents/<int:pk>/", api.IncidentDetail.as_view(), name="incident"),
+    path(
+        "incidents/<int:pk>/resolve/",
+        api.IncidentResolve.as_view(),
+        name="incident-resolve",
+    ),
+    path("incidents/<int:pk>/cancel/", api.IncidentCancel.as_view(), name="incident-cancel"),
 ]

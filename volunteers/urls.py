@@ -1,15 +1,18 @@
-"""The volunteer's phone page, mounted at /phone/ (config/urls.py)."""
+"""Volunteers' REST API, under /api/ (config/urls.py puts it in the "api" namespace)."""
 
 from django.urls import path
+from rest_framework.authtoken.views import ObtainAuthToken
 
-from volunteers import views
-
-app_name = "phone"
+from volunteers import api
 
 urlpatterns = [
-    path("", views.phone, name="home"),
-    path("login/", views.PhoneLoginView.as_view(), name="login"),
-    path("state/", views.state, name="state"),
-    path("manifest.webmanifest", views.manifest, name="manifest"),
-    path("sw.js", views.service_worker, name="service-worker"),
+    path("auth/token/", ObtainAuthToken.as_view(), name="token"),
+    path("me/", api.Me.as_view(), name="me"),
+    path("me/volunteer/", api.MyVolunteerProfile.as_view(), name="my-volunteer"),
+    path("volunteers/", api.VolunteerList.as_view(), name="volunteers"),
+    path("volunteers/<int:pk>/", api.VolunteerDetail.as_view(), name="volunteer"),
+    path("vehicles/", api.VehicleList.as_view(), name="vehicles"),
+    path("teams/", api.TeamList.as_view(), name="teams"),
+    path("skills/", api.SkillList.as_view(), name="skills"),
+    path("townships/", api.TownshipList.as_view(), name="townships"),
 ]

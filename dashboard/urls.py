@@ -1,0 +1,16 @@
+"""The coordinators' dashboard, under /dashboard/ (config/urls.py)."""
+
+from django.urls import path
+
+from dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.dashboard, name="index"),
+    path("geocode/", views.geocode, name="geocode"),
+    path("resources/", views.resources, name="resources"),
+    path("markers/", views.markers, name="markers"),
+    path("incidents/<int:pk>/offers/", views.offers, name="offers"),
+    path("needs/<int:pk>/candidates/", views.candidates, name="candidates"),
+]

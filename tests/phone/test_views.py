@@ -1,0 +1,352 @@
+"""The volunteer's phone page (/phone/) as the Django test client sees it."""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.templatetags.static import static
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from dispatch import services
+from dispatch.models import Assignment
+from incidents.models import Incident, Need
+from incidents.services import NeedSpec, incident_open
+from phone import views
+from phone.views import SHELL_STATIC
+from tests.conftest import DEMO_PASSWORD
+from tests.dispatch.scenes import SITE
+from volunteers.models import Skill, Township
+
+pytestmark = pytest.mark.django_db
+
+
+def embedded(response, element_id: str):
+    """A json_script element's data from a rendered page."""
+    html = response.content.decode()
+    start = html.index(f'<script id="{element_id}" type="application/json">')
+    start = html.index(">", start) + 1
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+@pytest.fixture
+def signed_in(client, volunteer):
+    client.force_login(volunteer.user)
+    return client
+
+
+def offer(volunteer, reporter, **need_fields):
+    """An open rescue offered to this volunteer, the way the engine offers."""
+    kind = need_fields.pop("kind", Incident.Kind.FLOOD_RESCUE)
+    incident = incident_open(
+        reporter=reporter,
+        kind=kind,
+        title="龙湖镇 泰山村 群众被困",
+        latitude=SITE[0],
+        longitude=SITE[1],
+        address="泰山村三组",
+        priority=Incident.Priority.CRITICAL,
+        needs=[
+            NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"), **need_fields)
+        ],
+    )
+    return Assignment.objects.create(
+        need=incident.needs.get(),
+        volunteer=volunteer,
+        distance_m=2300,
+        eta_seconds=360,
+        expires_at=timezone.now() + timedelta(seconds=90),
+    )
+
+
+# --- who gets the page ---------------------------------------------------------------------
+
+
+def test_it_sends_strangers_to_the_sign_in_page(client):
+    response = client.get("/phone/")
+
+    assert response.status_code == 302
+    assert response.url == "/phone/login/?next=/phone/"
+
+
+def test_its_sign_in_asks_for_the_phone_number_on_the_number_pad(client):
+    response = client.get("/phone/login/?next=/phone/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "手机号" in page
+    assert 'inputmode="tel"' in page
+    assert 'rel="manifest"' in page
+
+
+def test_its_sign_in_speaks_english_too(client):
+    response = client.get("/phone/login/", headers={"accept-language": "en"})
+
+    assert "Mobile number" in response.content.decode()
+
+
+def test_a_volunteer_signs_in_with_their_number_and_lands_on_their_page(client, volunteer):
+    response = client.post(
+        "/phone/login/",
+        {"username": volunteer.phone, "password": DEMO_PASSWORD, "next": "/phone/"},
+    )
+
+    assert response.status_code == 302
+    assert response.url == "/phone/"
+    assert client.get("/phone/").status_code == 200
+
+
+def test_a_wrong_password_is_told_in_chinese(client, volunteer):
+    response = client.post("/phone/login/", {"username": volunteer.phone, "password": "nope"})
+
+    assert response.status_code == 200
+    assert "用户名或密码错误" in response.content.decode()
+
+
+def test_it_tells_someone_who_is_not_a_volunteer_so(client, coordinator):
+    client.force_login(coordinator)
+
+    response = client.get("/phone/")
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "此页面供志愿者使用" in page
+    assert "coordinator" in page  # who they are signed in as
+    assert 'id="duty"' not in page
+
+
+def test_it_says_the_same_in_english(client, coordinator):
+    client.force_login(coordinator)
+
+    response = client.get("/phone/", headers={"accept-language": "en"})
+
+    assert "This page is for volunteers" in response.content.decode()
+
+
+def test_it_shows_a_volunteer_their_page(signed_in, volunteer):
+    response = signed_in.get("/phone/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert volunteer.name in page
+    assert 'id="duty"' in page
+    assert 'rel="manifest"' in page
+    state = embedded(response, "phone-state")
+    assert state["volunteer"]["id"] == volunteer.pk
+    assert state["volunteer"]["on_duty"] is False
+    assert state["assignments"] == []
+
+
+# --- languages -----------------------------------------------------------------------------
+
+
+def test_it_speaks_chinese_by_default(signed_in):
+    response = signed_in.get("/phone/")
+
+    page = response.content.decode()
+    assert '<html lang="zh-hans">' in page
+    assert "休息中" in page  # off duty
+    assert "共享我的位置" in page
+    strings = embedded(response, "phone-strings")
+    assert strings["accept"] == "接受"
+    assert strings["offer_heading"] == "新任务"
+
+
+def test_it_speaks_english_to_an_english_browser(signed_in):
+    response = signed_in.get("/phone/", headers={"accept-language": "en-US,en;q=0.9"})
+
+    page = response.content.decode()
+    assert '<html lang="en">' in page
+    assert "Off duty" in page
+    assert embedded(response, "phone-strings")["accept"] == "Accept"
+
+
+def test_it_speaks_chinese_to_a_chinese_browser(signed_in):
+    response = signed_in.get("/phone/", headers={"accept-language": "zh-CN,zh;q=0.9,en;q=0.5"})
+
+    assert embedded(response, "phone-strings")["decline"] == "拒绝"
+
+
+def test_it_follows_the_language_switch(signed_in):
+    signed_in.post("/i18n/setlang/", {"language": "en", "next": "/phone/"})
+
+    response = signed_in.get("/phone/", headers={"accept-language": "zh-CN"})
+
+    assert embedded(response, "phone-strings")["accept"] == "Accept"
+
+
+def test_every_string_for_the_script_is_translated(signed_in):
+    english = embedded(signed_in.get("/phone/", headers={"accept-language": "en"}), "phone-strings")
+    chinese = embedded(signed_in.get("/phone/"), "phone-strings")
+
+    same = [key for key, words in english.items() if chinese[key] == words]
+    assert same == []
+
+
+# --- the state the page shows --------------------------------------------------------------
+
+
+def test_it_gives_an_offer_with_what_where_and_how_far(signed_in, volunteer, coordinator):
+    offered = offer(volunteer, coordinator, count=2)
+
+    state = signed_in.get("/phone/state/").json()
+
+    (row,) = state["assignments"]
+    assert row["id"] == offered.pk
+    assert row["status"] == "offered"
+    assert row["incident_title"] == "龙湖镇 泰山村 群众被困"
+    assert row["incident_address"] == "泰山村三组"
+    assert row["township"] == "龙湖镇"
+    assert row["kind_label"] == "防汛救援"
+    assert row["need_label"] == "救援 · 2 人"
+    assert (row["distance_m"], row["eta_seconds"]) == (2300, 360)
+    assert row["expires_at"] and row["delivered_at"] is None
+    assert row["asks_people_moved"] is True
+
+
+def test_it_gives_the_state_in_english(signed_in, volunteer, coordinator):
+    offer(volunteer, coordinator, count=2)
+
+    state = signed_in.get("/phone/state/", headers={"accept-language": "en"}).json()
+
+    (row,) = state["assignments"]
+    assert row["kind_label"] == "Flood rescue"
+    assert row["need_label"] == "Rescue · 2 people"
+    assert row["township"] == Township.objects.get(name="龙湖镇").name_en
+    assert row["priority_label"] == "Critical"
+
+
+def test_it_gives_a_shift_its_window(signed_in, volunteer, coordinator):
+    start = timezone.now() + timedelta(days=1)
+    offered = offer(
+        volunteer,
+        coordinator,
+        kind=Incident.Kind.TESTING_SITE,
+        shift_start=start,
+        shift_end=start + timedelta(hours=4),
+    )
+    services.assignment_accept(assignment_id=offered.pk, volunteer=volunteer)
+
+    (row,) = signed_in.get("/phone/state/").json()["assignments"]
+
+    assert row["status"] == "accepted"
+    assert timezone.datetime.fromisoformat(row["shift_start"]) == start
+    assert row["asks_people_moved"] is False
+
+
+def test_it_names_a_capability_need(signed_in, volunteer, coordinator):
+    incident = incident_open(
+        reporter=coordinator,
+        kind=Incident.Kind.EVACUATION,
+        title="转移",
+        latitude=SITE[0],
+        longitude=SITE[1],
+        needs=[
+            NeedSpec(kind=Need.Kind.CAPABILITY, people_to_move=40, water_depth_m=Decimal("1.20"))
+        ],
+    )
+    Assignment.objects.create(need=incident.needs.get(), volunteer=volunteer)
+
+    (row,) = signed_in.get("/phone/state/").json()["assignments"]
+
+    assert row["need_label"] == "转移 40 人，水深 1.2 米"
+
+
+def test_it_gives_the_rest_apis_fields_with_the_pages_words(signed_in, volunteer, coordinator):
+    offered = offer(volunteer, coordinator, count=2)
+    client = APIClient()
+    client.force_authenticate(volunteer.user)
+
+    (row,) = signed_in.get("/phone/state/").json()["assignments"]
+    (over_rest,) = client.get("/api/me/assignments/", {"open": 1}).json()["results"]
+
+    assert {name: row[name] for name in over_rest} == over_rest
+    assert row["id"] == offered.pk
+    page_words = set(row) - set(over_rest)
+    assert page_words == {
+        "kind_label",
+        "priority_label",
+        "description",
+        "township",
+        "need_label",
+        "note",
+        "vehicle_label",
+        "asks_people_moved",
+    }
+
+
+def test_it_leaves_out_closed_offers_and_other_peoples(
+    signed_in, volunteer, coordinator, make_volunteer
+):
+    declined = offer(volunteer, coordinator)
+    services.assignment_decline(assignment_id=declined.pk, volunteer=volunteer)
+    offer(make_volunteer("13900000009"), coordinator)
+
+    assert signed_in.get("/phone/state/").json()["assignments"] == []
+
+
+def test_it_embeds_the_offers_in_the_page(signed_in, volunteer, coordinator):
+    offered = offer(volunteer, coordinator)
+
+    state = embedded(signed_in.get("/phone/"), "phone-state")
+
+    assert [row["id"] for row in state["assignments"]] == [offered.pk]
+
+
+def test_its_state_is_for_volunteers_only(client, coordinator):
+    assert client.get("/phone/state/").status_code == 401
+    client.force_login(coordinator)
+    assert client.get("/phone/state/").status_code == 403
+
+
+# --- installable -------------------------------------------------------------------------
+
+
+def test_it_serves_a_web_app_manifest(client):
+    response = client.get("/phone/manifest.webmanifest")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/manifest+json")
+    manifest = json.loads(response.content)
+    assert manifest["start_url"] == "/phone/"
+    assert manifest["scope"] == "/phone/"
+    assert manifest["display"] == "standalone"
+    assert manifest["name"] == "同心志愿者"
+    sizes = {icon["sizes"] for icon in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+
+
+def test_it_names_the_app_in_the_pages_language(client):
+    manifest = json.loads(client.get("/phone/manifest.webmanifest?lang=en").content)
+
+    assert manifest["name"] == "Tongxin volunteer"
+    assert manifest["lang"] == "en"
+
+
+def test_it_serves_the_service_worker_from_the_phone_scope(client):
+    response = client.get("/phone/sw.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Cache-Control"] == "no-cache"
+    script = response.content.decode()
+    assert 'const PAGE = "/phone/";' in script
+    assert "/static/phone/phone.js" in script
+    assert "/static/tongxin/live.js" in script
+
+
+def test_the_service_worker_changes_with_the_shell(client, monkeypatch, settings):
+    settings.DEBUG = False
+    before = client.get("/phone/sw.js").content
+    monkeypatch.setattr(views, "_shell_version_cached", lambda: "something-else")
+
+    assert client.get("/phone/sw.js").content != before
+
+
+def test_the_shell_files_are_served(client):
+    for path in SHELL_STATIC:
+        response = client.get(static(path))
+        assert response.status_code == 200, path

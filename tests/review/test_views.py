@@ -1,0 +1,390 @@
+"""The review pages and exports: who may see them, filters, CSV / XLSX rows against the
+log, the ICS-214 page, both languages."""
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from dispatch.models import DeploymentEvent, EventKind
+from dispatch.reports import LogFilter, Series, incident_ics214, log_filtered
+from incidents.models import Incident, Need
+from incidents.services import NeedSpec, incident_open
+from review.views import median_chart
+from tests.dispatch.test_reports import build_scene
+from volunteers.models import Skill, Township
+from volunteers.roles import Role
+
+pytestmark = [pytest.mark.usefixtures("live_index"), pytest.mark.django_db]
+
+
+@pytest.fixture
+def scene(coordinator, make_volunteer):
+    return build_scene(coordinator=coordinator, make_volunteer=make_volunteer)
+
+
+def client_for(user, language: str | None = None) -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE=language) if language else Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def pages(scene) -> list[str]:
+    pk = scene.flood.pk
+    return [
+        reverse("review:index"),
+        reverse("review:log-csv"),
+        reverse("review:log-xlsx"),
+        reverse("review:timeline", args=[pk]),
+        reverse("review:ics214", args=[pk]),
+        reverse("review:ics214-csv", args=[pk]),
+    ]
+
+
+def csv_rows(response) -> list[list[str]]:
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff")  # Excel reads the Chinese right with the BOM
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+# --- who may see it -----------------------------------------------------------------------
+
+
+def test_it_sends_whoever_is_signed_out_to_the_login(scene):
+    for url in pages(scene):
+        response = client_for(None).get(url)
+
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_it_refuses_volunteers(scene):
+    volunteer = scene.people["r1"]
+
+    for url in pages(scene):
+        assert client_for(volunteer.user).get(url).status_code == 403, url
+
+
+def test_it_lets_commanders_and_coordinators_read_everything(scene, commander, coordinator):
+    for user in (commander, coordinator):
+        for url in pages(scene):
+            assert client_for(user).get(url).status_code == 200, url
+
+
+def test_it_lets_a_volunteer_who_also_commands_in(scene, make_user):
+    volunteer = scene.people["r2"]
+    volunteer.user.groups.add(*make_user("other", Role.COMMANDER).groups.all())
+
+    assert client_for(volunteer.user).get(reverse("review:index")).status_code == 200
+
+
+def test_it_answers_only_get(scene, commander):
+    assert client_for(commander).post(reverse("review:index")).status_code == 405
+
+
+def test_it_answers_404_for_an_unknown_incident(scene, commander):
+    assert client_for(commander).get(reverse("review:timeline", args=[999999])).status_code == 404
+
+
+# --- the review page ----------------------------------------------------------------------
+
+
+def test_it_shows_totals_charts_and_the_log(scene, commander):
+    response = client_for(commander).get(reverse("review:index"))
+    html = response.content.decode()
+
+    cards = {card["key"]: card["value"] for card in response.context["cards"]}
+    assert cards["incidents"] == "3"
+    assert cards["vehicle-dispatches"] == "3"
+    assert cards["people-moved"] == "60"
+    assert cards["shifts-staffed"] == "1 / 2"
+    assert html.count("<svg") == 6
+    assert response.context["page"].paginator.count == DeploymentEvent.objects.count()
+
+
+def test_it_filters_the_log_to_an_incident(scene, commander):
+    response = client_for(commander).get(reverse("review:index"), {"incident": scene.flood.pk})
+
+    seqs = [row.seq for row in response.context["rows"]]
+    expected = list(
+        log_filtered(filters=LogFilter(incident=scene.flood.pk)).values_list("seq", flat=True)
+    )
+    assert seqs == expected[: len(seqs)]
+    assert {row.incident_id for row in response.context["rows"]} == {scene.flood.pk}
+    cards = {card["key"]: card["value"] for card in response.context["cards"]}
+    assert (cards["incidents"], cards["boats"], cards["people-moved"]) == ("1", "2", "35")
+
+
+def test_it_filters_by_date_township_team_and_volunteer(scene, commander):
+    client = client_for(commander)
+    xincun = Township.objects.get(name="新村镇")
+
+    by_day = client.get(reverse("review:index"), {"start": "2021-07-22", "end": "2021-07-22"})
+    by_township = client.get(reverse("review:index"), {"township": xincun.pk})
+    by_team = client.get(reverse("review:index"), {"team": scene.blue_sky.pk})
+    by_phone = client.get(reverse("review:index"), {"volunteer": "13900000011"})
+    by_name = client.get(reverse("review:index"), {"volunteer": "陈刚", "kind": "offer"})
+
+    assert by_day.context["page"].paginator.count == 5
+    assert {row.incident_id for row in by_township.context["rows"]} == {scene.evacuation.pk}
+    assert by_team.context["form"].is_valid()
+    assert {row.vehicle.split(" ")[0] for row in by_phone.context["rows"]} == {"蓝天-01"}
+    assert [row.kind for row in by_name.context["rows"]] == [
+        "offer.made",
+        "offer.delivered",
+        "offer.seen",
+        "offer.accepted",
+    ]
+
+
+def test_it_shows_bad_filters_instead_of_failing(scene, commander):
+    client = client_for(commander)
+
+    reversed_range = client.get(
+        reverse("review:index"), {"start": "2021-07-22", "end": "2021-07-20"}
+    )
+    unknown = client.get(reverse("review:index"), {"volunteer": "没有这个人", "incident": "x"})
+    garbage = client.get(reverse("review:index"), {"start": "yesterday", "page": "many"})
+
+    for response in (reversed_range, unknown, garbage):
+        assert response.status_code == 200
+        assert response.context["form"].errors
+    assert "end" in reversed_range.context["form"].errors
+    assert {"volunteer", "incident"} <= set(unknown.context["form"].errors)
+    assert client.get(reverse("review:log-csv"), {"start": "yesterday"}).status_code == 400
+    assert client.get(reverse("review:log-xlsx"), {"team": "0"}).status_code == 400
+
+
+def test_it_pages_the_log(scene, commander):
+    client = client_for(commander)
+    total = DeploymentEvent.objects.count()
+    assert total > 50
+
+    first = client.get(reverse("review:index"))
+    second = client.get(reverse("review:index"), {"page": 2})
+
+    assert len(first.context["rows"]) == 50
+    assert len(second.context["rows"]) == total - 50
+    assert second.context["rows"][0].seq == first.context["rows"][-1].seq + 1
+    assert "page=2" in first.content.decode()
+
+
+# --- exports ------------------------------------------------------------------------------
+
+
+def test_it_exports_the_filtered_log_as_csv_row_for_row(scene, commander):
+    response = client_for(commander).get(reverse("review:log-csv"), {"incident": scene.flood.pk})
+
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    header, *rows = csv_rows(response)
+    events = list(log_filtered(filters=LogFilter(incident=scene.flood.pk)))
+    assert len(header) == 15
+    assert [int(row[0]) for row in rows] == [event.seq for event in events]
+    assert [row[2] for row in rows] == [event.kind for event in events]
+    assert {row[4] for row in rows} == {str(scene.flood.pk)}
+    assert {row[5] for row in rows} == {"龙湖镇 泰山村 群众被困"}
+    assert rows[0][1] == "2021-07-20 18:00:00"  # local time, to the second
+    completed = [row for row in rows if row[2] == EventKind.ASSIGNMENT_COMPLETED]
+    assert sorted(row[13] for row in completed) == ["", "12", "18", "5"]
+    declined = next(row for row in rows if row[2] == EventKind.OFFER_DECLINED)
+    assert (declined[10], declined[14]) == ("李娜", "车坏了")
+
+
+def test_it_exports_everything_unfiltered(scene, commander):
+    header, *rows = csv_rows(client_for(commander).get(reverse("review:log-csv")))
+
+    assert [int(row[0]) for row in rows] == list(
+        DeploymentEvent.objects.order_by("seq").values_list("seq", flat=True)
+    )
+
+
+def test_it_exports_the_same_rows_as_xlsx(scene, commander):
+    client = client_for(commander)
+    query = {"start": "2021-07-20", "end": "2021-07-20", "kind": "offer"}
+
+    workbook = load_workbook(io.BytesIO(client.get(reverse("review:log-xlsx"), query).content))
+    header, *rows = csv_rows(client.get(reverse("review:log-csv"), query))
+
+    sheet = workbook.worksheets[0]
+    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert [str(value) for value in cells[0]] == header
+    assert len(cells) - 1 == len(rows) > 0
+    for xlsx_row, csv_row in zip(cells[1:], rows, strict=True):
+        assert xlsx_row[0] == int(csv_row[0])
+        assert xlsx_row[1].strftime("%Y-%m-%d %H:%M:%S") == csv_row[1]
+        assert [("" if v is None else str(v)) for v in xlsx_row[2:]] == csv_row[2:]
+    totals = dict(workbook.worksheets[1].iter_rows(values_only=True))
+    assert "60" in totals.values()
+
+
+def test_it_keeps_free_text_from_becoming_a_spreadsheet_formula(scene, commander):
+    client = client_for(commander)
+    DeploymentEvent.objects.filter(kind=EventKind.OFFER_DECLINED).update(
+        data={"reason": '=HYPERLINK("http://example.com")'}
+    )
+    query = {"kind": "offer.declined"}
+
+    header, *rows = csv_rows(client.get(reverse("review:log-csv"), query))
+    workbook = load_workbook(io.BytesIO(client.get(reverse("review:log-xlsx"), query).content))
+
+    assert {row[14] for row in rows} == {'\'=HYPERLINK("http://example.com")'}
+    cells = list(workbook.worksheets[0].iter_rows(min_row=2))
+    assert {row[14].data_type for row in cells} == {"s"}
+    assert {row[14].value for row in cells} == {'=HYPERLINK("http://example.com")'}
+
+
+def test_it_narrows_a_range_far_wider_than_the_data(scene, commander):
+    response = client_for(commander).get(
+        reverse("review:index"), {"start": "1970-01-01", "end": "2099-12-31"}
+    )
+    refused = client_for(commander).get(reverse("review:log-csv"), {"end": "9999-12-31"})
+
+    assert response.status_code == 200
+    assert response.context["unit"] == "每小时"  # the data spans under two days
+    assert refused.status_code == 400
+
+
+# --- one incident -------------------------------------------------------------------------
+
+
+def test_it_shows_the_incident_timeline(scene, commander):
+    response = client_for(commander).get(reverse("review:timeline", args=[scene.flood.pk]))
+    html = response.content.decode()
+
+    lines = {cells["line"].resource: cells for cells in response.context["lines"]}
+    zhang = lines["张伟"]
+    assert (zhang["offered"], zhang["delivered"], zhang["seen"]) == (
+        "18:00:00",
+        "18:00:05",
+        "18:00:20",
+    )
+    assert "18:01:00" in zhang["answer"]
+    assert (zhang["en_route"], zhang["on_scene"], zhang["finished"]) == (
+        "18:05:00",
+        "18:21:00",
+        "20:00:00",
+    )
+    assert zhang["people_moved"] == "5"
+    assert lines["王强"]["seen"] == ""
+    assert "车坏了" in html
+    assert 'class="timeline-chart"' in html
+    # Chinese punctuation in Chinese (the commander's default language).
+    assert f"<h1>时间线：#{scene.flood.pk} 龙湖镇 泰山村 群众被困</h1>" in html
+
+
+def test_it_shows_an_incident_nobody_was_offered_yet(commander, coordinator):
+    incident = incident_open(
+        reporter=coordinator,
+        kind=Incident.Kind.SEARCH,
+        title="梨河镇 老人走失",
+        latitude=34.335,
+        longitude=113.842,
+        needs=[NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"))],
+    )
+    client = client_for(commander)
+
+    timeline = client.get(reverse("review:timeline", args=[incident.pk]))
+    form = client.get(reverse("review:ics214", args=[incident.pk]))
+
+    assert timeline.status_code == form.status_code == 200
+    assert "本事件尚未派单" in timeline.content.decode()
+    assert "本事件没有资源出动" in form.content.decode()
+
+
+def test_it_renders_the_ics214_activity_log(scene, commander):
+    response = client_for(commander, "en").get(reverse("review:ics214", args=[scene.flood.pk]))
+    html = response.content.decode()
+
+    assert "ACTIVITY LOG (ICS 214)" in html
+    assert "1. Incident name:" in html and "龙湖镇 泰山村 群众被困" in html
+    assert "2. Operational period:" in html and "July 20, 2021" in html
+    for name in ("张伟", "刘洋", "蓝天-01", "蓝天-02"):
+        assert name in html
+    activities = response.context["form"].activities
+    assert activities[0].text.startswith("Incident opened")
+    assert any("Declined · 李娜" in activity.text for activity in activities)
+    assert any("18 people moved" in activity.text for activity in activities)
+    assert "Seen ·" not in html  # receipts stay on the timeline
+
+
+def test_it_exports_the_ics214_as_csv(scene, commander):
+    response = client_for(commander, "en").get(reverse("review:ics214-csv", args=[scene.flood.pk]))
+    rows = csv_rows(response)
+
+    assert rows[0] == ["ICS 214 activity log"]
+    assert rows[1] == ["1. Incident name", f"#{scene.flood.pk} 龙湖镇 泰山村 群众被困"]
+    activities = rows[rows.index(["Date/time", "Notable activities"]) + 1 :]
+    assert activities[0][0] == "2021-07-20 18:00:00"
+    expected = incident_ics214(incident=scene.flood).activities
+    assert [row[1] for row in activities[: len(expected)]] != []
+    assert len(activities) - 2 == len(expected)  # a blank line and "8. Prepared by" follow
+    assert activities[-1][0] == "8. Prepared by"
+
+
+# --- languages ----------------------------------------------------------------------------
+
+
+def test_it_speaks_chinese_by_default_and_english_when_asked(scene, commander):
+    url = reverse("review:index") + "?start=2021-07-20&end=2021-07-22"
+    chinese = client_for(commander).get(url).content.decode()
+    english = client_for(commander, "en").get(url).content.decode()
+
+    assert "部署日志回顾" in chinese and "车辆出动" in chinese and "人次" in chinese
+    assert "Deployment review" in english and "Vehicle dispatches" in english
+    assert "Person-times" in english
+    assert "2021年7月20日" in chinese
+    assert "07/20/2021" in english
+    assert "接受" in chinese and "Accepted" in english
+    assert "1分30秒" in chinese and "1 min 30 s" in english  # the median time to accept
+
+
+def test_it_follows_the_language_switch(scene, commander):
+    client = client_for(commander)
+    client.post(reverse("set_language"), {"language": "en", "next": "/review/"})
+
+    html = client.get(reverse("review:timeline", args=[scene.flood.pk])).content.decode()
+
+    assert "Who was offered, and what followed" in html
+    assert "Assault boat" in html
+
+
+def test_it_names_townships_and_skills_in_the_language(scene, commander):
+    url = reverse("review:index")
+    query = {"incident": scene.flood.pk}
+    chinese = client_for(commander).get(url, query).content.decode()
+    english = client_for(commander, "en").get(url, query).content.decode()
+
+    assert "龙湖镇" in chinese and "救援" in chinese
+    assert "Longhu Town" in english and "2 × Rescue" in english
+
+
+def test_it_shows_the_day_when_a_range_is_one_day(scene, commander):
+    response = client_for(commander).get(
+        reverse("review:index"), {"start": date(2021, 7, 20).isoformat(), "end": "2021-07-20"}
+    )
+
+    assert response.context["unit"] == "每小时"
+
+
+def test_it_draws_medians_of_seconds_on_an_axis_of_whole_minutes():
+    start = datetime(2021, 7, 20, 18, 0)
+    series = Series(
+        unit="hour",
+        buckets=[start, start + timedelta(hours=1)],
+        median_accept_seconds=[1.0, 3.0],
+        median_arrive_seconds=[None, 20.0],
+    )
+    groups = [
+        {"name": "to accept", "class": "accept", "values": series.median_accept_seconds},
+        {"name": "to arrive", "class": "arrive", "values": series.median_arrive_seconds},
+    ]
+
+    chart = median_chart(key="medians", title="Medians", series=series, groups=groups)
+
+    assert [tick["label"] for tick in chart["y_ticks"]] == ["0", "0.25", "0.5", "0.75", "1"]
