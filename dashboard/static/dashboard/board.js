@@ -1,7 +1,7 @@
 // The resource board: on-duty volunteers per township and per team, vehicles by
 // status and kind (GET /dashboard/resources/).
 
-import { h } from "./format.js";
+import { h } from "../tongxin/dom.js";
 
 const TEAMS_SHOWN = 12;
 

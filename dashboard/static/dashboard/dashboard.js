@@ -3,15 +3,16 @@
 // so the incident it names is fetched again from the API (the database is the truth).
 // LiveSocket resumes with ?since= after a drop, or gets a fresh snapshot.
 
+import { fill, getJSON } from "../tongxin/api.js";
+import { embeddedJSON, h } from "../tongxin/dom.js";
 import { LiveSocket } from "../tongxin/live.js";
-import { fill, getJSON } from "./api.js";
 import { renderBoard } from "./board.js";
 import { IncidentDetail } from "./detail.js";
 import { IncidentForm } from "./form.js";
-import { h, makeContext } from "./format.js";
+import { makeContext } from "./format.js";
 import { DashboardMap } from "./map.js";
 
-const config = JSON.parse(document.getElementById("dashboard-config").textContent);
+const config = embeddedJSON("dashboard-config");
 const ctx = makeContext(config);
 const ACTIVITY_LINES = 40;
 const RESOURCES_EVERY_MS = 60000;  // positions are not log events: look again now and then

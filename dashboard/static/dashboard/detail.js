@@ -2,8 +2,8 @@
 // delivered, seen, accepted, declined, expired…) and, for coordinators, manual assign /
 // unassign with a reason, cancel and resolve. All writes go through the REST API.
 
-import { fill, getJSON, postJSON } from "./api.js";
-import { h } from "./format.js";
+import { fill, getJSON, postJSON } from "../tongxin/api.js";
+import { h } from "../tongxin/dom.js";
 
 const OPEN_STATES = new Set(["sent", "delivered", "seen", "accepted", "en_route", "on_scene"]);
 

@@ -1,7 +1,7 @@
 // The new-incident form: a place (typed and geocoded, or clicked on the map), what
 // happened, and its needs → POST /api/incidents/.
 
-import { getJSON, postJSON, RequestError } from "./api.js";
+import { getJSON, postJSON, RequestError } from "../tongxin/api.js";
 
 // "YYYY-MM-DDTHH:MM" in the city's time zone, as a datetime-local input shows it. The
 // API reads such a value without an offset as city time too.

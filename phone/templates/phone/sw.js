@@ -1,4 +1,4 @@
-// Tongxin's phone page service worker (served by volunteers.views.service_worker).
+// Tongxin's phone page service worker (served by phone.views.service_worker).
 // It keeps the page's shell so the page opens on a weak connection or none:
 // - the shell's static files: from the cache (named after their contents' hash);
 // - the page itself: from the network, the last copy when the network fails or is slow;

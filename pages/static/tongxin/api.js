@@ -1,9 +1,19 @@
-// JSON over fetch, with the session's CSRF token on writes. A refused request throws
-// an Error whose message is what the server said (DRF's {"detail"} or field errors).
+// JSON over fetch, with the session's CSRF token on writes: the dashboard and the phone
+// page use it alike. A refused request throws a RequestError whose message is what the
+// server said (DRF's {"detail"} or field errors); a request that never got an answer
+// (no network) throws fetch's own TypeError.
 
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+// Django's CSRF cookie in a document.cookie string ("" when there is none).
+export function csrfFromCookie(cookie) {
+  const match = cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
+}
+
+// The session's CSRF token: the cookie, else what the page wrote in a data-csrf
+// attribute (the phone's page does, for a browser that keeps no cookie for it).
+export function csrfToken() {
+  return csrfFromCookie(document.cookie) ||
+    document.querySelector("[data-csrf]")?.dataset.csrf || "";
 }
 
 export class RequestError extends Error {
@@ -29,9 +39,19 @@ export class RequestError extends Error {
         value, key === "detail" || key === "non_field_errors" ? path : path ? `${path}.${key}` : key))
       .filter(Boolean).join("\n");
   }
+
+  // The same answer as one sentence without field names, as a volunteer's phone says it:
+  // the detail, else every field's messages; null when the answer was no JSON object.
+  static sentence(body) {
+    if (body === null || typeof body !== "object") return null;
+    const reason = body.detail ?? Object.values(body).flat().join(" ");
+    return Array.isArray(reason) ? reason.join(" ") : reason;
+  }
 }
 
-async function request(url, options = {}) {
+// fetch with the session's cookies, asking for JSON: the answer's JSON (null when
+// empty), or a RequestError with what the server said.
+export async function request(url, options = {}) {
   const response = await fetch(url, {
     credentials: "same-origin",
     ...options,
@@ -46,10 +66,14 @@ async function request(url, options = {}) {
 
 export const getJSON = (url) => request(url);
 
-export const postJSON = (url, data) => request(url, {
-  method: "POST",
+// A write: POST, PATCH... with a JSON body and the CSRF token.
+export const sendJSON = (method, url, data) => request(url, {
+  method,
   headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
   body: JSON.stringify(data),
 });
 
+export const postJSON = (url, data) => sendJSON("POST", url, data);
+
+// An API URL from its pattern: fill("/api/incidents/{id}/", 12).
 export const fill = (pattern, id) => pattern.replace("{id}", encodeURIComponent(id));

@@ -1,0 +1,102 @@
+// What the volunteer does: answer an offer, report progress on a task, go on or off
+// duty. Each shows it is on its way, then the server's answer (or refusal, in its words).
+
+import { watchLocation } from "./location.js";
+import { clearNotice, notice } from "./notice.js";
+import { $, T, URLS, say, url } from "./page.js";
+import { act } from "./socket.js";
+import { app, serverNow } from "./state.js";
+
+export async function accept(row) {
+  app.busy.add(row.id);
+  app.render();
+  const reply = await act({ type: "accept", assignment: row.id }, "POST", url("accept", row.id));
+  app.busy.delete(row.id);
+  if (reply.ok) {
+    row.status = "accepted";
+    row.answered_at = new Date(serverNow()).toISOString();
+    notice(T.accepted_notice, "ok");
+  } else {
+    notice(say(reply.reason), "error");
+  }
+  app.render();
+  app.refreshSoon(0);
+}
+
+export async function decline(row) {
+  app.busy.add(row.id);
+  app.render();
+  const reply = await act({ type: "decline", assignment: row.id }, "POST", url("decline", row.id));
+  app.busy.delete(row.id);
+  if (reply.ok) {
+    row.status = "declined";
+    notice(T.declined_notice);
+  } else {
+    notice(say(reply.reason), "error");
+  }
+  app.render();
+  app.refreshSoon(0);
+}
+
+export async function progress(row, status, peopleMoved = null) {
+  app.busy.add(row.id);
+  app.render();
+  const body = { status, ...(peopleMoved === null ? {} : { people_moved: peopleMoved }) };
+  const reply = await act(
+    { type: "status", assignment: row.id, ...body },
+    "POST",
+    url("status", row.id),
+    body,
+  );
+  app.busy.delete(row.id);
+  if (reply.ok) {
+    row.status = status;
+    row[`${status}_at`] = new Date(serverNow()).toISOString();
+    if (status === "completed") {
+      app.finishing = null;
+      notice(T.done_notice, "ok");
+    } else {
+      clearNotice(); // "accepted: they see you are coming" is old news once on the way
+    }
+  } else {
+    notice(say(reply.reason), "error");
+  }
+  app.render();
+  app.refreshSoon(0);
+}
+
+// --- duty ------------------------------------------------------------------------------
+
+export async function toggleDuty() {
+  if (app.dutyBusy) return;
+  const wanted = !app.state.volunteer.on_duty;
+  app.dutyBusy = true;
+  renderDuty();
+  const reply = await act({ type: "duty", on_duty: wanted }, "PATCH", URLS.volunteer, {
+    on_duty: wanted,
+  });
+  app.dutyBusy = false;
+  if (reply.ok) setDuty(wanted);
+  else {
+    notice(say(reply.reason), "error");
+    renderDuty();
+  }
+}
+
+export function setDuty(onDuty) {
+  app.state.volunteer.on_duty = onDuty;
+  app.render();
+  watchLocation();
+}
+
+export function renderDuty() {
+  const onDuty = app.state.volunteer.on_duty;
+  const button = $("duty");
+  button.classList.toggle("on", onDuty);
+  button.setAttribute("aria-checked", String(onDuty));
+  button.setAttribute("aria-busy", String(app.dutyBusy));
+  button.disabled = app.dutyBusy;
+  button.querySelector(".duty-state").textContent = onDuty ? T.on_duty : T.off_duty;
+  button.querySelector(".duty-hint").textContent = app.dutyBusy
+    ? T.sending : onDuty ? T.on_duty_hint : T.off_duty_hint;
+}

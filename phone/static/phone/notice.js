@@ -1,0 +1,23 @@
+// The notice at the top of the page: what became of an answer, a report, going on duty.
+
+import { $ } from "./page.js";
+
+let noticeTimer = null;
+
+export function notice(text, kind = "") {
+  const box = $("notice");
+  box.querySelector(".notice-text").textContent = text;
+  box.className = `notice ${kind}`;
+  box.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => (box.hidden = true), kind === "error" ? 20000 : 8000);
+}
+
+export function clearNotice() {
+  clearTimeout(noticeTimer);
+  $("notice").hidden = true;
+}
+
+export function setupNotice() {
+  $("notice").querySelector(".notice-close").addEventListener("click", clearNotice);
+}
