@@ -195,7 +195,7 @@ class EventSequence(models.Model):
         return f"last seq {self.last_seq}"
 
 
-# --- SMS fallback (dispatch/sms.py) ---------------------------------------------------
+# --- SMS fallback (dispatch/sms/) -----------------------------------------------------
 
 
 class SmsDirection(models.TextChoices):
@@ -261,7 +261,7 @@ class OfferSmsCode(models.Model):
     left OFFERED (which it never returns to), so the codes of open offers are always
     unique, held by the database. Released codes may go to later offers; a reply is
     matched on code *and* sender's phone, and a phone is never given a code it had in
-    the last days (dispatch.sms.CODE_REUSE_DAYS), so a late reply to an old SMS finds
+    the last days (dispatch.sms.offers.CODE_REUSE_DAYS), so a late reply to an old SMS finds
     the old offer and is told it closed, never another incident's offer."""
 
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="sms_code")

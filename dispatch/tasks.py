@@ -1,11 +1,15 @@
 """Celery tasks: thin wrappers over services. Each is safe to run twice or at the same
 time as itself (acks late: a worker killed mid-task means the task runs again), and
-the periodic ones derive their work from the database, so a lost message only delays."""
+the periodic ones derive their work from the database, so a lost message only delays.
+
+Their names are dispatch.queue's constants: the services enqueue them by name through
+dispatch.queue, so that this module may import the services without a cycle."""
 
 from celery import shared_task
 from django.db import OperationalError
 
-from dispatch import availability, events, services
+from dispatch import availability, events, queue, services
+from dispatch.sms import offers as sms_offers
 
 # Tasks a user's action starts (not the periodic sweeps, whose next run is the retry)
 # retry a deadlock, a serialisation failure or a dropped database connection: the
@@ -19,24 +23,22 @@ RETRY_ON_DATABASE_ERRORS = {
 }
 
 
-@shared_task(name="dispatch.tasks.events_relay", ignore_result=True)
+@shared_task(name=queue.EVENTS_RELAY, ignore_result=True)
 def events_relay() -> int:
     return events.events_relay()
 
 
-@shared_task(
-    name="dispatch.tasks.incident_dispatch", ignore_result=True, **RETRY_ON_DATABASE_ERRORS
-)
+@shared_task(name=queue.INCIDENT_DISPATCH, ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
 def incident_dispatch(incident_id: int) -> int:
     return len(services.incident_dispatch(incident_id=incident_id))
 
 
-@shared_task(name="dispatch.tasks.needs_dispatch", ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
+@shared_task(name=queue.NEEDS_DISPATCH, ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
 def needs_dispatch(need_ids: list[int]) -> int:
     return len(services.needs_dispatch(need_ids=need_ids))
 
 
-@shared_task(name="dispatch.tasks.offers_expire", ignore_result=True)
+@shared_task(name=queue.OFFERS_EXPIRE, ignore_result=True)
 def offers_expire() -> int:
     """Expire unanswered offers and escalate: offer their needs to the next best."""
     need_ids = services.offers_expire()
@@ -45,14 +47,12 @@ def offers_expire() -> int:
     return len(need_ids)
 
 
-@shared_task(name="dispatch.tasks.needs_redispatch", ignore_result=True)
+@shared_task(name=queue.NEEDS_REDISPATCH, ignore_result=True)
 def needs_redispatch() -> int:
     return len(services.needs_redispatch())
 
 
-@shared_task(
-    name="dispatch.tasks.offers_withdraw_from_busy", ignore_result=True, **RETRY_ON_DATABASE_ERRORS
-)
+@shared_task(name=queue.OFFERS_WITHDRAW_FROM_BUSY, ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
 def offers_withdraw_from_busy(volunteer_id: int | None = None, vehicle_id: int | None = None):
     need_ids = services.offers_withdraw_from_busy(volunteer_id=volunteer_id, vehicle_id=vehicle_id)
     if need_ids:
@@ -60,16 +60,13 @@ def offers_withdraw_from_busy(volunteer_id: int | None = None, vehicle_id: int |
     return len(need_ids)
 
 
-@shared_task(name="dispatch.tasks.index_reconcile", ignore_result=True)
+@shared_task(name=queue.INDEX_RECONCILE, ignore_result=True)
 def index_reconcile() -> dict:
     """Rebuild the location index from the database (Redis keeps nothing on disk)."""
     return availability.index_rebuild()
 
 
-@shared_task(name="dispatch.tasks.offers_sms_fallback", ignore_result=True)
+@shared_task(name=queue.OFFERS_SMS_FALLBACK, ignore_result=True)
 def offers_sms_fallback() -> int:
     """Text each offer no phone confirmed within SMS_FALLBACK_SECONDS, once."""
-    # Imported here: dispatch.sms imports dispatch.services, which imports this module.
-    from dispatch import sms
-
-    return sms.offers_sms_fallback()
+    return sms_offers.offers_sms_fallback()

@@ -3,7 +3,8 @@
 
 from django.urls import path
 
-from dispatch import api, sms
+from dispatch import api
+from dispatch.sms import webhook as sms_webhook
 
 urlpatterns = [
     path("log/", api.DeploymentLog.as_view(), name="log"),
@@ -34,5 +35,5 @@ urlpatterns = [
         api.AssignmentUnassign.as_view(),
         name="assignment-unassign",
     ),
-    path("sms/inbound/", sms.SmsInbound.as_view(), name="sms-inbound"),
+    path("sms/inbound/", sms_webhook.SmsInbound.as_view(), name="sms-inbound"),
 ]

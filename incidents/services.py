@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dispatch import queue
 from dispatch.events import event_record
 from dispatch.models import EventKind
 from dispatch.services import incident_assignments_close
-from dispatch.tasks import incident_dispatch
 from incidents.models import Incident, Need
 from volunteers.models import Skill, Township
 from volunteers.selectors import township_nearest
@@ -118,7 +118,7 @@ def incident_open(
             "needs": [need.pk for need in built],
         },
     )
-    incident_dispatch.delay_on_commit(incident.pk)
+    queue.incident_dispatch_enqueue(incident_id=incident.pk)
     return incident
 
 
