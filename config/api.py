@@ -10,7 +10,7 @@ from rest_framework import permissions, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from volunteers.roles import Role, user_has_role
+from volunteers.roles import Role, user_has_role, user_may_watch
 
 
 class Conflict(APIException):
@@ -37,9 +37,7 @@ class IsCoordinatorOrCommander(permissions.BasePermission):
     message = "Only coordinators and commanders may see this."
 
     def has_permission(self, request, view):
-        return user_has_role(request.user, Role.COORDINATOR) or user_has_role(
-            request.user, Role.COMMANDER
-        )
+        return user_may_watch(request.user)
 
 
 class IsVolunteer(permissions.BasePermission):

@@ -327,13 +327,13 @@ GEOCODER_URL = env_str("GEOCODER_URL")
 LOCATION_INDEX_URL = "" if EMBEDDED else redis_url_with_db_offset(REDIS_URL, 2)
 LOCATION_INDEX_PREFIX = env_str("LOCATION_INDEX_PREFIX", "tongxin:geo:")
 
-# --- SMS fallback (dispatch/sms.py; docs/websockets.md, "SMS fallback") ---------------
+# --- SMS fallback (dispatch/sms/; docs/websockets.md, "SMS fallback") -----------------
 
 # An offer no phone confirmed within SMS_FALLBACK_SECONDS goes out by SMS, once.
 SMS_FALLBACK_SECONDS = env_int("SMS_FALLBACK_SECONDS", 30)
-# The gateway: dispatch.sms.ConsoleSmsBackend logs (and appends to SMS_OUTBOX_FILE, one
-# JSON line a message); dispatch.sms.HttpSmsBackend POSTs to SMS_HTTP_URL.
-SMS_BACKEND = env_str("SMS_BACKEND", "dispatch.sms.ConsoleSmsBackend")
+# The gateway: dispatch.sms.gateways.ConsoleSmsBackend logs (and appends to SMS_OUTBOX_FILE,
+# one JSON line a message); dispatch.sms.gateways.HttpSmsBackend POSTs to SMS_HTTP_URL.
+SMS_BACKEND = env_str("SMS_BACKEND", "dispatch.sms.gateways.ConsoleSmsBackend")
 SMS_OUTBOX_FILE = env_str("SMS_OUTBOX_FILE")
 SMS_HTTP_URL = env_str("SMS_HTTP_URL")
 SMS_HTTP_TOKEN = env_str("SMS_HTTP_TOKEN")

@@ -3,34 +3,31 @@ beside the REST API — the geocoder, the resource board's counts, the map's mar
 an incident's offers (the API's, with the page's offer state), and the candidates for
 a manual assignment. Writes go through the REST API (and so through the services)."""
 
-import math
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import get_language, pgettext
 from django.views.decorators.http import require_GET
 
+from dispatch import selectors
 from dispatch.api import AssignmentSerializer, assignments_for_display
-from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, EventKind
-from incidents import geocoding
-from incidents.models import Incident, IncidentKind, IncidentStatus, Need
-from volunteers.models import (
-    Skill,
-    Team,
-    TeamKind,
-    Township,
-    Vehicle,
-    VehicleKind,
-    VehicleStatus,
-    Volunteer,
+from dispatch.labels import (
+    PRIORITY_LABELS,
+    labels_as_json,
+    language_is_chinese,
+    skill_name,
+    township_name,
 )
-from volunteers.roles import Role, user_has_role
+from dispatch.models import Assignment, AssignmentStatus
+from incidents import geocoding
+from incidents.models import Incident, IncidentKind, Need
+from volunteers.models import Skill, Township
+from volunteers.roles import Role, user_has_role, user_may_watch
 from volunteers.selectors import township_nearest
 
 # Markers beyond this many on-duty volunteers are left off the map (the counts are not).
@@ -38,10 +35,6 @@ MAP_VOLUNTEERS_MAX = 5000
 CANDIDATES_MAX = 30
 # Kinds whose needs are shifts: the form asks for a window.
 STAFFING_KINDS = [IncidentKind.TESTING_SITE, IncidentKind.SHELTER, IncidentKind.DISTRIBUTION]
-
-
-def _may_watch(user) -> bool:
-    return user_has_role(user, Role.COORDINATOR) or user_has_role(user, Role.COMMANDER)
 
 
 def _json_error(message: str, status: int) -> JsonResponse:
@@ -59,7 +52,7 @@ def _dashboard_json(*, coordinators_only: bool = False):
             allowed = (
                 user_has_role(request.user, Role.COORDINATOR)
                 if coordinators_only
-                else _may_watch(request.user)
+                else user_may_watch(request.user)
             )
             if not allowed:
                 return _json_error(
@@ -70,95 +63,6 @@ def _dashboard_json(*, coordinators_only: bool = False):
         return require_GET(guarded)
 
     return decorate
-
-
-def _in_chinese() -> bool:
-    return (get_language() or "").startswith("zh")
-
-
-# --- labels: the models' choices carry both languages in one string; the page shows one
-
-
-def _labels() -> dict:
-    return {
-        "incident_kind": {
-            IncidentKind.FLOOD_RESCUE: pgettext("dashboard", "Flood rescue"),
-            IncidentKind.EVACUATION: pgettext("dashboard", "Evacuation"),
-            IncidentKind.MEDICAL: pgettext("dashboard", "Medical"),
-            IncidentKind.SEARCH: pgettext("dashboard", "Search"),
-            IncidentKind.TESTING_SITE: pgettext("dashboard", "Testing site"),
-            IncidentKind.SHELTER: pgettext("dashboard", "Shelter"),
-            IncidentKind.DISTRIBUTION: pgettext("dashboard", "Distribution point"),
-        },
-        "incident_status": {
-            IncidentStatus.OPEN: pgettext("dashboard", "Open"),
-            IncidentStatus.RESOLVED: pgettext("dashboard", "Resolved"),
-            IncidentStatus.CANCELLED: pgettext("dashboard", "Cancelled"),
-        },
-        "priority": {
-            Incident.Priority.LOW: pgettext("dashboard", "Low"),
-            Incident.Priority.NORMAL: pgettext("dashboard", "Normal"),
-            Incident.Priority.HIGH: pgettext("dashboard", "High"),
-            Incident.Priority.CRITICAL: pgettext("dashboard", "Critical"),
-        },
-        "need_kind": {
-            Need.Kind.PEOPLE: pgettext("dashboard", "People"),
-            Need.Kind.VEHICLE: pgettext("dashboard", "Vehicles"),
-            Need.Kind.CAPABILITY: pgettext("dashboard", "Capability"),
-        },
-        "vehicle_kind": {
-            VehicleKind.BOAT: pgettext("dashboard", "Assault boat"),
-            VehicleKind.TRUCK: pgettext("dashboard", "Truck"),
-            VehicleKind.AMBULANCE: pgettext("dashboard", "Ambulance"),
-            VehicleKind.VAN: pgettext("dashboard", "Van"),
-            VehicleKind.CAR: pgettext("dashboard", "Car"),
-            VehicleKind.BUS: pgettext("dashboard", "Bus"),
-        },
-        "vehicle_status": {
-            VehicleStatus.AVAILABLE: pgettext("dashboard", "Available"),
-            VehicleStatus.ASSIGNED: pgettext("dashboard", "On a task"),
-            VehicleStatus.OUT_OF_SERVICE: pgettext("dashboard", "Out of service"),
-        },
-        "team_kind": {
-            TeamKind.ASSOCIATION: pgettext("dashboard", "Association"),
-            TeamKind.BRANCH: pgettext("dashboard", "Trade branch"),
-            TeamKind.RESCUE: pgettext("dashboard", "Rescue team"),
-        },
-        # An offer's state as the coordinator follows it: sent, then delivered to the
-        # phone, then seen by the volunteer, then answered.
-        "offer_state": {
-            "sent": pgettext("dashboard", "Sent"),
-            "delivered": pgettext("dashboard", "Delivered"),
-            "seen": pgettext("dashboard", "Seen"),
-            AssignmentStatus.ACCEPTED: pgettext("dashboard", "Accepted"),
-            AssignmentStatus.EN_ROUTE: pgettext("dashboard", "En route"),
-            AssignmentStatus.ON_SCENE: pgettext("dashboard", "On scene"),
-            AssignmentStatus.COMPLETED: pgettext("dashboard", "Completed"),
-            AssignmentStatus.DECLINED: pgettext("dashboard", "Declined"),
-            AssignmentStatus.EXPIRED: pgettext("dashboard", "Expired"),
-            AssignmentStatus.WITHDRAWN: pgettext("dashboard", "Withdrawn"),
-            AssignmentStatus.CANCELLED: pgettext("dashboard", "Cancelled"),
-        },
-        "event": {
-            EventKind.INCIDENT_OPENED: pgettext("dashboard", "Incident opened"),
-            EventKind.INCIDENT_RESOLVED: pgettext("dashboard", "Incident resolved"),
-            EventKind.INCIDENT_CANCELLED: pgettext("dashboard", "Incident cancelled"),
-            EventKind.VOLUNTEER_ON_DUTY: pgettext("dashboard", "Volunteer on duty"),
-            EventKind.VOLUNTEER_OFF_DUTY: pgettext("dashboard", "Volunteer off duty"),
-            EventKind.VEHICLE_STATUS: pgettext("dashboard", "Vehicle status changed"),
-            EventKind.OFFER_MADE: pgettext("dashboard", "Offer sent"),
-            EventKind.OFFER_DELIVERED: pgettext("dashboard", "Offer delivered"),
-            EventKind.OFFER_SEEN: pgettext("dashboard", "Offer seen"),
-            EventKind.OFFER_ACCEPTED: pgettext("dashboard", "Offer accepted"),
-            EventKind.OFFER_DECLINED: pgettext("dashboard", "Offer declined"),
-            EventKind.OFFER_EXPIRED: pgettext("dashboard", "Offer expired"),
-            EventKind.OFFER_WITHDRAWN: pgettext("dashboard", "Offer withdrawn"),
-            EventKind.ASSIGNMENT_EN_ROUTE: pgettext("dashboard", "En route"),
-            EventKind.ASSIGNMENT_ON_SCENE: pgettext("dashboard", "On scene"),
-            EventKind.ASSIGNMENT_COMPLETED: pgettext("dashboard", "Completed"),
-            EventKind.ASSIGNMENT_CANCELLED: pgettext("dashboard", "Assignment cancelled"),
-        },
-    }
 
 
 def _strings() -> dict:
@@ -248,16 +152,14 @@ def _strings() -> dict:
 
 
 def _reference() -> dict:
-    chinese = _in_chinese()
     return {
         "skills": [
-            {"code": skill.code, "name": skill.name_zh if chinese else skill.name_en}
-            for skill in Skill.objects.all()
+            {"code": skill.code, "name": skill_name(skill)} for skill in Skill.objects.all()
         ],
         "townships": [
             {
                 "id": township.pk,
-                "name": township.name if chinese else (township.name_en or township.name),
+                "name": township_name(township),
                 "latitude": township.latitude,
                 "longitude": township.longitude,
             }
@@ -275,7 +177,7 @@ def _url_pattern(name: str) -> str:
 @login_required
 def dashboard(request):
     """The coordinators' dashboard; commanders see it read-only."""
-    if not _may_watch(request.user):
+    if not user_may_watch(request.user):
         raise PermissionDenied("Only coordinators and commanders use the dashboard.")
     can_edit = user_has_role(request.user, Role.COORDINATOR)
     config = {
@@ -299,7 +201,7 @@ def dashboard(request):
             "resources": reverse("dashboard:resources"),
             "markers": reverse("dashboard:markers"),
         },
-        "labels": _labels(),
+        "labels": labels_as_json(),
         "strings": _strings(),
         **_reference(),
     }
@@ -309,9 +211,8 @@ def dashboard(request):
         "labels": config["labels"],
         "skills": config["skills"],
         "townships": config["townships"],
-        "priorities": [
-            (value, label) for value, label in reversed(config["labels"]["priority"].items())
-        ],
+        # Most urgent first; values as numbers, for the template's default (high).
+        "priorities": [(value, str(label)) for value, label in reversed(PRIORITY_LABELS.items())],
     }
     return render(request, "dashboard/dashboard.html", context)
 
@@ -327,13 +228,15 @@ def geocode(request):
         return _json_error(pgettext("dashboard", "Type an address or a place name."), 400)
     if len(query) > 200:
         return _json_error(pgettext("dashboard", "That address is too long."), 400)
-    place, service_failed = geocoding.geocode(query, language="zh" if _in_chinese() else "en")
+    place, service_failed = geocoding.geocode(
+        query, language="zh" if language_is_chinese() else "en"
+    )
     if place is None:
         message = pgettext("dashboard", "No place called “%(query)s” was found.") % {"query": query}
         if service_failed:
             message += " " + pgettext("dashboard", "The geocoding service did not answer.")
         return JsonResponse({"detail": message, "query": query}, status=404)
-    found = place.as_json(english=not _in_chinese())
+    found = place.as_json(english=not language_is_chinese())
     if found["township"] is None:
         township = township_nearest(latitude=place.latitude, longitude=place.longitude)
         found["township"] = township.pk if township else None
@@ -343,120 +246,18 @@ def geocode(request):
 # --- the resource board and the map ---------------------------------------------------
 
 
-def _busy_volunteer_ids():
-    return Assignment.objects.filter(
-        status__in=ACTIVE_STATUSES, volunteer__isnull=False
-    ).values_list("volunteer_id", flat=True)
-
-
 @_dashboard_json()
 def resources(request):
     """Counts for the resource board: volunteers on duty (and busy) per township and
     per team, vehicles by status and kind."""
-    chinese = _in_chinese()
-    busy = Q(id__in=_busy_volunteer_ids())
-    totals = Volunteer.objects.aggregate(
-        total=Count("id"),
-        on_duty=Count("id", filter=Q(on_duty=True)),
-        busy=Count("id", filter=busy),
-    )
-    per_township = {
-        row["township"]: row
-        for row in Volunteer.objects.values("township").annotate(
-            total=Count("id"),
-            on_duty=Count("id", filter=Q(on_duty=True)),
-            busy=Count("id", filter=busy),
-        )
-    }
-    townships = [
-        {
-            "id": township.pk,
-            "name": township.name if chinese else (township.name_en or township.name),
-            "total": per_township.get(township.pk, {}).get("total", 0),
-            "on_duty": per_township.get(township.pk, {}).get("on_duty", 0),
-            "busy": per_township.get(township.pk, {}).get("busy", 0),
-        }
-        for township in Township.objects.all()
-    ]
-    # Where the people are first; the quiet townships after, by name.
-    townships.sort(key=lambda row: (-row["on_duty"], -row["total"], row["name"]))
-    teams = [
-        {
-            "id": team.pk,
-            "name": team.name,
-            "kind": team.kind,
-            "total": team.total,
-            "on_duty": team.n,
-        }
-        for team in Team.objects.annotate(
-            total=Count("members", distinct=True),
-            n=Count("members", filter=Q(members__on_duty=True), distinct=True),
-        ).order_by("-n", "name")
-    ]
-    statuses = [str(status) for status in VehicleStatus]
-    by_kind = {str(kind): dict.fromkeys(statuses, 0) for kind in VehicleKind}
-    for row in Vehicle.objects.values("kind", "status").annotate(n=Count("id")):
-        by_kind.setdefault(row["kind"], dict.fromkeys(statuses, 0))[row["status"]] = row["n"]
-    by_status = {status: sum(kinds[status] for kinds in by_kind.values()) for status in statuses}
-    return JsonResponse(
-        {
-            "volunteers": totals,
-            "townships": townships,
-            "teams": teams,
-            "vehicles": {
-                "total": sum(by_status.values()),
-                "by_status": by_status,
-                "by_kind": [
-                    {"kind": kind, **counts, "total": sum(counts.values())}
-                    for kind, counts in by_kind.items()
-                    if sum(counts.values())
-                ],
-            },
-        }
-    )
-
-
-def _position(volunteer: dict):
-    if volunteer["last_latitude"] is not None and volunteer["last_longitude"] is not None:
-        return volunteer["last_latitude"], volunteer["last_longitude"]
-    if volunteer["home_latitude"] is not None and volunteer["home_longitude"] is not None:
-        return volunteer["home_latitude"], volunteer["home_longitude"]
-    return None
-
-
-def _vehicle_position(vehicle: Vehicle) -> tuple[float, float]:
-    """Where it was last reported; its township's seat before any report."""
-    if vehicle.latitude is not None and vehicle.longitude is not None:
-        return vehicle.latitude, vehicle.longitude
-    return vehicle.township.latitude, vehicle.township.longitude
+    return JsonResponse(selectors.resources_board())
 
 
 @_dashboard_json()
 def markers(request):
     """Where the on-duty volunteers and the vehicles are, for the map: volunteers as
     [id, latitude, longitude, busy] rows (at most MAP_VOLUNTEERS_MAX)."""
-    busy = set(_busy_volunteer_ids())
-    rows = Volunteer.objects.filter(on_duty=True).values(
-        "id", "last_latitude", "last_longitude", "home_latitude", "home_longitude"
-    )
-    volunteers, on_duty = [], 0
-    for row in rows.iterator(chunk_size=2000):
-        on_duty += 1
-        position = _position(row)
-        if position is None or len(volunteers) >= MAP_VOLUNTEERS_MAX:
-            continue
-        volunteers.append([row["id"], *position, 1 if row["id"] in busy else 0])
-    vehicles = [
-        {
-            "id": vehicle.pk,
-            "call_sign": vehicle.call_sign,
-            "kind": vehicle.kind,
-            "status": vehicle.status,
-            **dict(zip(("latitude", "longitude"), _vehicle_position(vehicle), strict=True)),
-        }
-        for vehicle in Vehicle.objects.select_related("township")
-    ]
-    return JsonResponse({"volunteers": volunteers, "on_duty": on_duty, "vehicles": vehicles})
+    return JsonResponse(selectors.map_markers(most_volunteers=MAP_VOLUNTEERS_MAX))
 
 
 # --- an incident's offers, and candidates for a manual assignment ---------------------
@@ -500,79 +301,10 @@ def offers(request, pk: int):
     return JsonResponse({"incident": incident.pk, "assignments": rows})
 
 
-def _km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance, for ordering a short list (the engine uses geodesics)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(math.sqrt(h))
-
-
 @_dashboard_json(coordinators_only=True)
 def candidates(request, pk: int):
-    """Whom a coordinator may assign to a need by hand, nearest first: volunteers with
-    the skill (on duty first) for a people need, vehicles of the kind (or deep enough
-    for a capability need) otherwise. Busy ones are listed, marked."""
+    """Whom a coordinator may assign to a need by hand, nearest first
+    (dispatch.selectors.need_manual_candidates)."""
     need = get_object_or_404(Need.objects.select_related("incident"), pk=pk)
-    here = (need.incident.latitude, need.incident.longitude)
-    taken = Assignment.objects.filter(
-        need=need, status__in=[AssignmentStatus.OFFERED, *ACTIVE_STATUSES]
-    )
-    if need.kind == Need.Kind.PEOPLE:
-        busy = set(_busy_volunteer_ids())
-        already = set(taken.filter(status__in=ACTIVE_STATUSES).values_list("volunteer", flat=True))
-        rows = (
-            Volunteer.objects.filter(skills=need.skill)
-            .exclude(pk__in=already)
-            .values(
-                "id",
-                "name",
-                "phone",
-                "on_duty",
-                "last_latitude",
-                "last_longitude",
-                "home_latitude",
-                "home_longitude",
-            )
-        )
-        found = []
-        for row in rows:
-            position = _position(row)
-            found.append(
-                {
-                    "volunteer": row["id"],
-                    "name": row["name"],
-                    "phone": row["phone"],
-                    "on_duty": row["on_duty"],
-                    "busy": row["id"] in busy,
-                    "distance_km": round(_km(*here, *position), 1) if position else None,
-                }
-            )
-    else:
-        vehicles = Vehicle.objects.select_related("township").exclude(
-            pk__in=taken.filter(status__in=ACTIVE_STATUSES).values("vehicle")
-        )
-        if need.kind == Need.Kind.VEHICLE:
-            vehicles = vehicles.filter(kind=need.vehicle_kind)
-        else:
-            vehicles = vehicles.filter(max_water_depth_m__gte=need.water_depth_m)
-        found = [
-            {
-                "vehicle": vehicle.pk,
-                "name": vehicle.call_sign,
-                "kind": vehicle.kind,
-                "capacity": vehicle.capacity,
-                "on_duty": vehicle.status == VehicleStatus.AVAILABLE,
-                "busy": vehicle.status == VehicleStatus.ASSIGNED,
-                "distance_km": round(_km(*here, *_vehicle_position(vehicle)), 1),
-            }
-            for vehicle in vehicles
-            if vehicle.status != VehicleStatus.OUT_OF_SERVICE
-        ]
-
-    def order(candidate):
-        distance = candidate["distance_km"]
-        return (candidate["busy"], not candidate["on_duty"], distance is None, distance or 0)
-
-    found.sort(key=order)
-    return JsonResponse({"need": need.pk, "candidates": found[:CANDIDATES_MAX]})
+    found = selectors.need_manual_candidates(need=need, most=CANDIDATES_MAX)
+    return JsonResponse({"need": need.pk, "candidates": found})

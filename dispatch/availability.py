@@ -37,18 +37,35 @@ def _position(latitude, longitude) -> tuple[float, float] | None:
     return latitude, longitude
 
 
+def volunteer_position_of(
+    last_latitude, last_longitude, home_latitude, home_longitude
+) -> tuple[float, float] | None:
+    """Where to look for a volunteer: the last reported position, else home, else
+    nowhere (such a volunteer is never offered work). From columns, for bulk reads."""
+    return _position(last_latitude, last_longitude) or _position(home_latitude, home_longitude)
+
+
 def volunteer_position(volunteer) -> tuple[float, float] | None:
-    """Where to look for a volunteer: the last reported position, else home."""
-    return _position(volunteer.last_latitude, volunteer.last_longitude) or _position(
-        volunteer.home_latitude, volunteer.home_longitude
+    return volunteer_position_of(
+        volunteer.last_latitude,
+        volunteer.last_longitude,
+        volunteer.home_latitude,
+        volunteer.home_longitude,
     )
+
+
+def vehicle_position(vehicle) -> tuple[float, float] | None:
+    """Where a vehicle was last reported; nowhere before any report (a vehicle is not
+    placed at its township's seat: a boat sent from a guessed place arrives late)."""
+    return _position(vehicle.latitude, vehicle.longitude)
 
 
 def volunteer_is_available(volunteer, *, busy: bool) -> bool:
     return bool(volunteer.on_duty) and not busy and volunteer_position(volunteer) is not None
 
 
-def _volunteer_busy_ids() -> set[int]:
+def volunteer_busy_ids() -> set[int]:
+    """Volunteers busy now: each holds an assignment in ACTIVE_STATUSES."""
     return set(
         Assignment.objects.filter(status__in=ACTIVE_STATUSES, volunteer__isnull=False)
         .values_list("volunteer_id", flat=True)
@@ -56,11 +73,20 @@ def _volunteer_busy_ids() -> set[int]:
     )
 
 
-def _vehicle_busy_ids() -> set[int]:
+def vehicle_busy_ids() -> set[int]:
+    """Vehicles busy now: each holds an assignment in ACTIVE_STATUSES."""
     return set(
         Assignment.objects.filter(status__in=ACTIVE_STATUSES, vehicle__isnull=False)
         .values_list("vehicle_id", flat=True)
         .distinct()
+    )
+
+
+def vehicle_is_available(vehicle, *, busy: bool) -> bool:
+    return (
+        vehicle.status == VehicleStatus.AVAILABLE
+        and not busy
+        and vehicle_position(vehicle) is not None
     )
 
 
@@ -96,17 +122,17 @@ def availability_sync_vehicle(*, vehicle_id: int) -> None:
     """Put the vehicle in its kind's key when it is available, else drop it; it is
     dropped from every other kind's key in any case (its kind may have changed)."""
     index = location_index()
-    row = (
+    vehicle = (
         Vehicle.objects.filter(pk=vehicle_id)
-        .values_list("kind", "status", "latitude", "longitude")
+        .only("kind", "status", "latitude", "longitude")
         .first()
     )
     kind = position = None
-    if row is not None:
-        kind, status, latitude, longitude = row
+    if vehicle is not None:
+        kind = vehicle.kind
         busy = Assignment.objects.filter(vehicle_id=vehicle_id, status__in=ACTIVE_STATUSES).exists()
-        if status == VehicleStatus.AVAILABLE and not busy:
-            position = _position(latitude, longitude)
+        if vehicle_is_available(vehicle, busy=busy):
+            position = vehicle_position(vehicle)
     for other in VehicleKind.values:
         if other != kind or position is None:
             index.drop(vehicle_key(other), vehicle_id)
@@ -151,7 +177,7 @@ def index_contents() -> Contents:
     model instances (33k volunteers take a few hundred milliseconds)."""
     contents: Contents = defaultdict(dict)
 
-    busy = _volunteer_busy_ids()
+    busy = volunteer_busy_ids()
     positions: dict[int, tuple[float, float]] = {}
     rows = Volunteer.objects.filter(on_duty=True).values_list(
         "id", "last_latitude", "last_longitude", "home_latitude", "home_longitude"
@@ -159,7 +185,7 @@ def index_contents() -> Contents:
     for volunteer_id, last_lat, last_lng, home_lat, home_lng in rows:
         if volunteer_id in busy:
             continue
-        position = _position(last_lat, last_lng) or _position(home_lat, home_lng)
+        position = volunteer_position_of(last_lat, last_lng, home_lat, home_lng)
         if position is not None:
             positions[volunteer_id] = position
     skills = Volunteer.skills.through.objects.filter(volunteer__on_duty=True).values_list(
@@ -170,7 +196,7 @@ def index_contents() -> Contents:
         if position is not None:
             contents[volunteer_key(code)][volunteer_id] = position
 
-    busy = _vehicle_busy_ids()
+    busy = vehicle_busy_ids()
     vehicles = Vehicle.objects.filter(
         status=VehicleStatus.AVAILABLE, latitude__isnull=False, longitude__isnull=False
     ).values_list("id", "kind", "latitude", "longitude")

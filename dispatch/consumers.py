@@ -16,7 +16,7 @@ from django.utils import translation
 from dispatch import live, services
 from dispatch.events import DASHBOARD_GROUP, volunteer_group
 from dispatch.models import Assignment
-from volunteers.roles import Role, user_has_role
+from volunteers.roles import user_may_watch
 from volunteers.services import LocationError, volunteer_set_duty, volunteer_update_location
 
 logger = logging.getLogger(__name__)
@@ -214,17 +214,13 @@ def _field(content: dict, name: str, kind: type, *, required: bool = True):
     return value
 
 
-def _may_watch_dashboard(user) -> bool:
-    return user_has_role(user, Role.COORDINATOR) or user_has_role(user, Role.COMMANDER)
-
-
 class DashboardConsumer(LiveConsumer):
     """/ws/dashboard/: the deployment log as it happens, for coordinators and commanders."""
 
     role = "dashboard"
 
     async def may_connect(self, user) -> bool:
-        return await _db(_may_watch_dashboard)(user)
+        return await _db(user_may_watch)(user)
 
     def groups_to_join(self) -> list[str]:
         return [DASHBOARD_GROUP]

@@ -27,10 +27,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from dispatch.labels import (
+    ANSWER_LABELS,
+    EVENT_LABELS,
+    INCIDENT_KIND_LABELS,
+    PRIORITY_LABELS,
+    STATUS_LABELS,
+    need_label,
+    reason_text,
+    resource_label,
+    township_name,
+    user_name,
+    vehicle_label,
+)
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from dispatch.selectors import log_events
 from incidents.models import URGENT_KINDS, Incident, IncidentKind, Need
@@ -43,151 +55,6 @@ WENT_STATUSES = (
     AssignmentStatus.COMPLETED,
     AssignmentStatus.CANCELLED,
 )
-
-# --- words ----------------------------------------------------------------------------
-# The models' choice labels are fixed bilingual strings ("已派单 offered"); the review
-# speaks one language at a time, so it has its own translatable labels.
-
-EVENT_LABELS = {
-    EventKind.INCIDENT_OPENED: pgettext_lazy("log event", "Incident opened"),
-    EventKind.INCIDENT_RESOLVED: pgettext_lazy("log event", "Incident resolved"),
-    EventKind.INCIDENT_CANCELLED: pgettext_lazy("log event", "Incident cancelled"),
-    EventKind.VOLUNTEER_ON_DUTY: pgettext_lazy("log event", "Went on duty"),
-    EventKind.VOLUNTEER_OFF_DUTY: pgettext_lazy("log event", "Went off duty"),
-    EventKind.VEHICLE_STATUS: pgettext_lazy("log event", "Vehicle status"),
-    EventKind.OFFER_MADE: pgettext_lazy("log event", "Offered"),
-    EventKind.OFFER_DELIVERED: pgettext_lazy("log event", "Delivered"),
-    EventKind.OFFER_SEEN: pgettext_lazy("log event", "Seen"),
-    EventKind.OFFER_ACCEPTED: pgettext_lazy("log event", "Accepted"),
-    EventKind.OFFER_DECLINED: pgettext_lazy("log event", "Declined"),
-    EventKind.OFFER_EXPIRED: pgettext_lazy("log event", "Expired"),
-    EventKind.OFFER_WITHDRAWN: pgettext_lazy("log event", "Withdrawn"),
-    EventKind.ASSIGNMENT_EN_ROUTE: pgettext_lazy("log event", "En route"),
-    EventKind.ASSIGNMENT_ON_SCENE: pgettext_lazy("log event", "On scene"),
-    EventKind.ASSIGNMENT_COMPLETED: pgettext_lazy("log event", "Completed"),
-    EventKind.ASSIGNMENT_CANCELLED: pgettext_lazy("log event", "Stood down"),
-}
-# The families a log filter may name instead of one kind ("offer" matches offer.*).
-EVENT_FAMILIES = {
-    "incident": gettext_lazy("All incident events"),
-    "offer": gettext_lazy("All offers and answers"),
-    "assignment": gettext_lazy("All progress on scene"),
-    "volunteer": gettext_lazy("All duty changes"),
-}
-INCIDENT_KIND_LABELS = {
-    IncidentKind.FLOOD_RESCUE: gettext_lazy("Flood rescue"),
-    IncidentKind.EVACUATION: gettext_lazy("Evacuation"),
-    IncidentKind.MEDICAL: gettext_lazy("Medical"),
-    IncidentKind.SEARCH: gettext_lazy("Search"),
-    IncidentKind.TESTING_SITE: gettext_lazy("Testing site"),
-    IncidentKind.SHELTER: gettext_lazy("Shelter"),
-    IncidentKind.DISTRIBUTION: gettext_lazy("Distribution point"),
-}
-INCIDENT_STATUS_LABELS = {
-    Incident.Status.OPEN: gettext_lazy("Open"),
-    Incident.Status.RESOLVED: gettext_lazy("Resolved"),
-    Incident.Status.CANCELLED: gettext_lazy("Cancelled"),
-}
-PRIORITY_LABELS = {
-    Incident.Priority.LOW: gettext_lazy("Low"),
-    Incident.Priority.NORMAL: gettext_lazy("Normal"),
-    Incident.Priority.HIGH: gettext_lazy("High"),
-    Incident.Priority.CRITICAL: gettext_lazy("Critical"),
-}
-VEHICLE_KIND_LABELS = {
-    VehicleKind.BOAT: gettext_lazy("Assault boat"),
-    VehicleKind.TRUCK: gettext_lazy("Truck"),
-    VehicleKind.AMBULANCE: gettext_lazy("Ambulance"),
-    VehicleKind.VAN: gettext_lazy("Van"),
-    VehicleKind.CAR: gettext_lazy("Car"),
-    VehicleKind.BUS: gettext_lazy("Bus"),
-}
-# What became of an offer, as the timeline says it.
-ANSWER_LABELS = {
-    "accepted": pgettext_lazy("log event", "Accepted"),
-    AssignmentStatus.DECLINED: pgettext_lazy("log event", "Declined"),
-    AssignmentStatus.EXPIRED: pgettext_lazy("log event", "Expired"),
-    AssignmentStatus.WITHDRAWN: pgettext_lazy("log event", "Withdrawn"),
-    AssignmentStatus.OFFERED: pgettext_lazy("log event", "No answer yet"),
-}
-STATUS_LABELS = {
-    AssignmentStatus.OFFERED: pgettext_lazy("assignment status", "Offered"),
-    AssignmentStatus.ACCEPTED: pgettext_lazy("assignment status", "Accepted"),
-    AssignmentStatus.EN_ROUTE: pgettext_lazy("assignment status", "En route"),
-    AssignmentStatus.ON_SCENE: pgettext_lazy("assignment status", "On scene"),
-    AssignmentStatus.COMPLETED: pgettext_lazy("assignment status", "Completed"),
-    AssignmentStatus.DECLINED: pgettext_lazy("assignment status", "Declined"),
-    AssignmentStatus.EXPIRED: pgettext_lazy("assignment status", "Expired"),
-    AssignmentStatus.WITHDRAWN: pgettext_lazy("assignment status", "Withdrawn"),
-    AssignmentStatus.CANCELLED: pgettext_lazy("assignment status", "Stood down"),
-}
-# The reasons the services themselves write (dispatch.services); people's own reasons
-# are shown as they typed them.
-SYSTEM_REASONS = {
-    "not needed": gettext_lazy("not needed: the need was filled"),
-    "accepted another task": gettext_lazy("accepted another task"),
-    "incident resolved": gettext_lazy("the incident was resolved"),
-    "incident cancelled": gettext_lazy("the incident was cancelled"),
-}
-
-
-def _english() -> bool:
-    return not (translation.get_language() or "zh").startswith("zh")
-
-
-def township_name(township) -> str:
-    if township is None:
-        return ""
-    return (township.name_en or township.name) if _english() else township.name
-
-
-def skill_name(skill) -> str:
-    if skill is None:
-        return ""
-    return skill.name_en if _english() else skill.name_zh
-
-
-def user_name(user) -> str:
-    """A person as the log names them: their volunteer name, else their account."""
-    if user is None:
-        return _("the system")
-    try:
-        return user.volunteer.name
-    except Volunteer.DoesNotExist:
-        return user.get_full_name() or user.get_username()
-
-
-def reason_text(reason: str) -> str:
-    return str(SYSTEM_REASONS.get(reason, reason))
-
-
-def need_label(need: Need | None) -> str:
-    if need is None:
-        return ""
-    if need.kind == Need.Kind.PEOPLE:
-        text = f"{need.count} × {skill_name(need.skill)}"
-    elif need.kind == Need.Kind.VEHICLE:
-        text = f"{need.count} × {VEHICLE_KIND_LABELS.get(need.vehicle_kind, need.vehicle_kind)}"
-    else:
-        text = _("move %(people)d people through %(depth)s m of water") % {
-            "people": need.people_to_move,
-            "depth": need.water_depth_m,
-        }
-    if need.shift_start and need.shift_end:
-        start, end = timezone.localtime(need.shift_start), timezone.localtime(need.shift_end)
-        text += f" ({start:%H:%M}–{end:%H:%M})"
-    return text
-
-
-def vehicle_label(vehicle: Vehicle | None) -> str:
-    if vehicle is None:
-        return ""
-    return f"{vehicle.call_sign} ({VEHICLE_KIND_LABELS.get(vehicle.kind, vehicle.kind)})"
-
-
-def resource_label(volunteer: Volunteer | None, vehicle: Vehicle | None) -> str:
-    return volunteer.name if volunteer is not None else vehicle_label(vehicle)
-
 
 # --- the filtered log -----------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Reads that span models: the deployment log, and the plain data matching works on."""
+"""Reads that span models: the deployment log, the plain data matching works on, and the
+coordinators' board (counts, the map, candidates for a manual assignment)."""
 
 import math
 from collections import Counter, defaultdict
@@ -9,12 +10,20 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from geopy.distance import geodesic
 
 from dispatch import matching
+from dispatch.availability import (
+    vehicle_busy_ids,
+    vehicle_position,
+    volunteer_busy_ids,
+    volunteer_position_of,
+)
+from dispatch.labels import township_name
 from dispatch.location_index import location_index, nearest, vehicle_key, volunteer_key
 from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
 from incidents.models import Incident, Need
-from volunteers.models import Vehicle, VehicleKind, Volunteer
+from volunteers.models import Team, Township, Vehicle, VehicleKind, VehicleStatus, Volunteer
 
 # An assignment in one of these counts towards filling its need.
 FILLED_STATUSES = (*ACTIVE_STATUSES, AssignmentStatus.COMPLETED)
@@ -196,14 +205,6 @@ def candidate_ids(demand: matching.NeedDemand, *, want: int) -> list[int]:
     return list(dict.fromkeys(hit.member for hit in hits))[:want]
 
 
-def _position(last_latitude, last_longitude, home_latitude, home_longitude):
-    if last_latitude is not None and last_longitude is not None:
-        return last_latitude, last_longitude
-    if home_latitude is not None and home_longitude is not None:
-        return home_latitude, home_longitude
-    return None
-
-
 VOLUNTEER_COLUMNS = (
     "id",
     "travel_mode",
@@ -241,7 +242,7 @@ def volunteer_resources(ids: list[int], *, with_shifts: bool) -> dict[int, match
     which only staffing needs look at)."""
     volunteers, skills = {}, defaultdict(set)
     for pk, mode, travel_range, *position, skill in _volunteer_rows(ids):
-        volunteers[pk] = (mode, travel_range, _position(*position))
+        volunteers[pk] = (mode, travel_range, volunteer_position_of(*position))
         if skill:
             skills[pk].add(skill)
     shifts, recent_hours = _volunteer_shifts(list(volunteers)) if with_shifts else ({}, {})
@@ -336,3 +337,164 @@ def candidates_for_many(
         loaded = volunteers if demand.skill else vehicles
         shortlists[demand.id] = [loaded[pk] for pk in ids_by_need[demand.id] if pk in loaded]
     return shortlists
+
+
+# --- the coordinators' board: counts, the map, and whom to assign by hand ---------------
+# Busy, available and where someone is are the engine's rules (dispatch.availability),
+# so the board never shows as free someone the engine would not offer, or the reverse.
+
+
+def resources_board() -> dict:
+    """Volunteers on duty (and busy) in all, per township and per team; vehicles by
+    status and kind. Townships are named in the active language."""
+    busy = Q(id__in=list(volunteer_busy_ids()))
+    counts = {
+        "total": Count("id"),
+        "on_duty": Count("id", filter=Q(on_duty=True)),
+        "busy": Count("id", filter=busy),
+    }
+    totals = Volunteer.objects.aggregate(**counts)
+    per_township = {
+        row["township"]: row for row in Volunteer.objects.values("township").annotate(**counts)
+    }
+    townships = []
+    for township in Township.objects.all():
+        row = per_township.get(township.pk, {})
+        townships.append(
+            {
+                "id": township.pk,
+                "name": township_name(township),
+                **{name: row.get(name, 0) for name in counts},
+            }
+        )
+    # Where the people are first; the quiet townships after, by name.
+    townships.sort(key=lambda row: (-row["on_duty"], -row["total"], row["name"]))
+    teams = [
+        {
+            "id": team.pk,
+            "name": team.name,
+            "kind": team.kind,
+            "total": team.total,
+            "on_duty": team.n,
+        }
+        for team in Team.objects.annotate(
+            total=Count("members", distinct=True),
+            n=Count("members", filter=Q(members__on_duty=True), distinct=True),
+        ).order_by("-n", "name")
+    ]
+    return {"volunteers": totals, "townships": townships, "teams": teams, **_vehicle_counts()}
+
+
+def _vehicle_counts() -> dict:
+    statuses = [str(status) for status in VehicleStatus]
+    by_kind = {str(kind): dict.fromkeys(statuses, 0) for kind in VehicleKind}
+    for row in Vehicle.objects.values("kind", "status").annotate(n=Count("id")):
+        by_kind.setdefault(row["kind"], dict.fromkeys(statuses, 0))[row["status"]] = row["n"]
+    by_status = {status: sum(kinds[status] for kinds in by_kind.values()) for status in statuses}
+    return {
+        "vehicles": {
+            "total": sum(by_status.values()),
+            "by_status": by_status,
+            "by_kind": [
+                {"kind": kind, **counts, "total": sum(counts.values())}
+                for kind, counts in by_kind.items()
+                if sum(counts.values())
+            ],
+        }
+    }
+
+
+POSITION_COLUMNS = ("last_latitude", "last_longitude", "home_latitude", "home_longitude")
+
+
+def map_markers(*, most_volunteers: int) -> dict:
+    """The on-duty volunteers as [id, latitude, longitude, busy] rows (at most
+    `most_volunteers` of them, all counted) and the vehicles with a known position."""
+    busy = volunteer_busy_ids()
+    rows = Volunteer.objects.filter(on_duty=True).values_list("id", *POSITION_COLUMNS)
+    volunteers, on_duty = [], 0
+    for volunteer_id, *columns in rows.iterator(chunk_size=2000):
+        on_duty += 1
+        position = volunteer_position_of(*columns)
+        if position is None or len(volunteers) >= most_volunteers:
+            continue
+        volunteers.append([volunteer_id, *position, 1 if volunteer_id in busy else 0])
+    vehicles = [
+        {
+            "id": vehicle.pk,
+            "call_sign": vehicle.call_sign,
+            "kind": vehicle.kind,
+            "status": vehicle.status,
+            "latitude": vehicle.latitude,
+            "longitude": vehicle.longitude,
+        }
+        for vehicle in Vehicle.objects.all()
+        if vehicle_position(vehicle) is not None
+    ]
+    return {"volunteers": volunteers, "on_duty": on_duty, "vehicles": vehicles}
+
+
+def _km_from(here: tuple[float, float], position: tuple[float, float] | None) -> float | None:
+    return None if position is None else round(geodesic(here, position).km, 1)
+
+
+def need_manual_candidates(*, need: Need, most: int) -> list[dict]:
+    """Whom a coordinator may assign to a need by hand, nearest first: volunteers with
+    the skill for a people need, vehicles of the kind (or deep enough, for a capability
+    need) otherwise; the free and on duty first, the busy listed and marked. Nobody who
+    already holds a place on this need, and no vehicle out of service."""
+    here = (need.incident.latitude, need.incident.longitude)
+    holding = Assignment.objects.filter(need=need, status__in=ACTIVE_STATUSES)
+    if need.kind == Need.Kind.PEOPLE:
+        found = _volunteer_candidates(need, here, holding)
+    else:
+        found = _vehicle_candidates(need, here, holding)
+
+    def order(candidate):
+        distance = candidate["distance_km"]
+        return (candidate["busy"], not candidate["on_duty"], distance is None, distance or 0)
+
+    return sorted(found, key=order)[:most]
+
+
+def _volunteer_candidates(need: Need, here, holding) -> list[dict]:
+    busy = volunteer_busy_ids()
+    rows = (
+        Volunteer.objects.filter(skills=need.skill)
+        .exclude(pk__in=holding.values("volunteer"))
+        .values_list("id", "name", "phone", "on_duty", *POSITION_COLUMNS)
+    )
+    return [
+        {
+            "volunteer": volunteer_id,
+            "name": name,
+            "phone": phone,
+            "on_duty": on_duty,
+            "busy": volunteer_id in busy,
+            "distance_km": _km_from(here, volunteer_position_of(*columns)),
+        }
+        for volunteer_id, name, phone, on_duty, *columns in rows
+    ]
+
+
+def _vehicle_candidates(need: Need, here, holding) -> list[dict]:
+    vehicles = Vehicle.objects.exclude(pk__in=holding.values("vehicle")).exclude(
+        status=VehicleStatus.OUT_OF_SERVICE
+    )
+    if need.kind == Need.Kind.VEHICLE:
+        vehicles = vehicles.filter(kind=need.vehicle_kind)
+    else:
+        vehicles = vehicles.filter(max_water_depth_m__gte=need.water_depth_m)
+    busy = vehicle_busy_ids()
+    return [
+        {
+            "vehicle": vehicle.pk,
+            "name": vehicle.call_sign,
+            "kind": vehicle.kind,
+            "capacity": vehicle.capacity,
+            "on_duty": vehicle.status == VehicleStatus.AVAILABLE,
+            "busy": vehicle.pk in busy,
+            "distance_km": _km_from(here, vehicle_position(vehicle)),
+        }
+        for vehicle in vehicles
+    ]

@@ -21,11 +21,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dispatch import matching, tasks
+from dispatch import matching, queue
 from dispatch.availability import availability_sync_on_commit
 from dispatch.events import events_record
+from dispatch.labels import STATUS_LABELS
 from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, EventKind
-from dispatch.reports import STATUS_LABELS
 from dispatch.selectors import (
     ASKED_STATUSES,
     FILLED_STATUSES,
@@ -323,7 +323,7 @@ def _after_taking_a_task(assignment: Assignment) -> None:
     """What follows once someone takes a task: they leave the location index, and their
     other offers are withdrawn and offered to others."""
     availability_sync_on_commit(**_resources_of(assignment))
-    tasks.offers_withdraw_from_busy.delay_on_commit(
+    queue.offers_withdraw_from_busy_enqueue(
         volunteer_id=assignment.volunteer_id, vehicle_id=assignment.vehicle_id
     )
 
@@ -369,7 +369,7 @@ def assignment_decline(*, assignment_id: int, volunteer: Volunteer, reason: str 
         assignment, AssignmentStatus.DECLINED, answered_at=timezone.now(), reason=reason[:300]
     )
     _event(EventKind.OFFER_DECLINED, assignment, actor=volunteer.user, reason=reason[:300])
-    tasks.needs_dispatch.delay_on_commit([assignment.need_id])
+    queue.needs_dispatch_enqueue(need_ids=[assignment.need_id])
     return assignment
 
 
@@ -593,5 +593,5 @@ def assignment_unassign(*, assignment_id: int, actor, reason: str) -> Assignment
             % {"status": STATUS_LABELS[assignment.status]}
         )
     _close_assignment(assignment, actor=actor, reason=reason[:300])
-    tasks.needs_dispatch.delay_on_commit([assignment.need_id])
+    queue.needs_dispatch_enqueue(need_ids=[assignment.need_id])
     return assignment

@@ -22,63 +22,46 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from dispatch.api import AssignmentSerializer, assignments_for_display
+from dispatch.labels import (
+    INCIDENT_KIND_LABELS,
+    PRIORITY_LABELS,
+    label_of,
+    need_label,
+    township_name,
+    vehicle_label,
+)
 from dispatch.models import OPEN_STATUSES, Assignment
 from incidents.models import Incident, Need
 
 # The shell the service worker keeps, so the page opens on a weak connection or none.
+# Every module phone.js imports, as phone.html's modulepreload tags list them: a module
+# missing here fails the page's import when it opens offline.
 SHELL_STATIC = [
     "tongxin/base.css",
     "tongxin/live.js",
+    "tongxin/api.js",
+    "tongxin/dom.js",
     "phone/phone.css",
     "phone/phone.js",
+    "phone/actions.js",
+    "phone/cards.js",
+    "phone/connection.js",
+    "phone/format.js",
+    "phone/location.js",
+    "phone/notice.js",
+    "phone/page.js",
+    "phone/socket.js",
+    "phone/state.js",
     "phone/icon.svg",
     "phone/icon-192.png",
 ]
 # A rescue's end asks how many people were moved (the figure commanders total).
 MOVES_PEOPLE = {Incident.Kind.FLOOD_RESCUE, Incident.Kind.EVACUATION}
 THEME_COLOR = "#b71c1c"
-
-
-def _chinese() -> bool:
-    return (translation.get_language() or settings.LANGUAGE_CODE).startswith("zh")
-
-
-def _in_language(label) -> str:
-    """The model choices' labels read "中文 english" ("防汛救援 flood rescue"): the
-    part for the active language."""
-    chinese, _space, english = str(label).partition(" ")
-    if _chinese() or not english:
-        return chinese
-    return english[:1].upper() + english[1:]
-
-
-def _township_name(township) -> str:
-    if township is None:
-        return ""
-    return township.name if _chinese() else (township.name_en or township.name)
-
-
-def _need_label(need: Need) -> str:
-    if need.kind == Need.Kind.PEOPLE:
-        skill = need.skill.name_zh if _chinese() else need.skill.name_en
-        people = ngettext("%(count)d person", "%(count)d people", need.count) % {
-            "count": need.count
-        }
-        return f"{skill} · {people}"
-    if need.kind == Need.Kind.VEHICLE:
-        vehicles = ngettext("%(count)d vehicle", "%(count)d vehicles", need.count) % {
-            "count": need.count
-        }
-        return f"{_in_language(need.get_vehicle_kind_display())} · {vehicles}"
-    return _("Move %(people)d people through %(depth)s m of water") % {
-        "people": need.people_to_move,
-        "depth": f"{need.water_depth_m.normalize():f}",
-    }
 
 
 def _when(value):
@@ -91,18 +74,15 @@ def _assignment_row(assignment: Assignment, row: dict) -> dict:
     active language."""
     need = assignment.need
     incident = need.incident
-    vehicle = assignment.vehicle
     return {
         **row,
-        "kind_label": _in_language(incident.get_kind_display()),
-        "priority_label": _in_language(incident.get_priority_display()),
+        "kind_label": label_of(INCIDENT_KIND_LABELS, incident.kind),
+        "priority_label": label_of(PRIORITY_LABELS, incident.priority),
         "description": incident.description[:300],
-        "township": _township_name(incident.township),
-        "need_label": _need_label(need),
+        "township": township_name(incident.township),
+        "need_label": need_label(need, with_shift=False),
         "note": need.note,
-        "vehicle_label": (
-            f"{vehicle.call_sign} · {_in_language(vehicle.get_kind_display())}" if vehicle else None
-        ),
+        "vehicle_label": vehicle_label(assignment.vehicle) or None,
         "asks_people_moved": incident.kind in MOVES_PEOPLE or need.kind == Need.Kind.CAPABILITY,
     }
 
@@ -127,7 +107,7 @@ def phone_state(volunteer) -> dict:
         "volunteer": {
             "id": volunteer.pk,
             "name": volunteer.name,
-            "township": _township_name(volunteer.township),
+            "township": township_name(volunteer.township),
             "on_duty": volunteer.on_duty,
             "last_located_at": _when(volunteer.last_located_at),
         },

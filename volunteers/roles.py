@@ -56,6 +56,16 @@ def user_has_role(user, role: Role) -> bool:
     return user.groups.filter(name=role.value).exists()
 
 
+def user_may_watch(user) -> bool:
+    """Coordinators and commanders (and admins) watch the dashboard, the live log and the
+    review; volunteers and the public do not."""
+    if not user or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return user.groups.filter(name__in=[Role.COORDINATOR, Role.COMMANDER]).exists()
+
+
 def user_roles(user) -> list[str]:
     if not user or not user.is_authenticated:
         return []

@@ -11,8 +11,8 @@ import pytest
 from django.utils import translation
 from playwright.sync_api import expect
 
+from dispatch.labels import EVENT_LABELS
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
-from dispatch.reports import EVENT_LABELS
 from incidents.models import Incident
 from tests.browser.conftest import (
     closed_without_script_errors,

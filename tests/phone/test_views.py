@@ -199,7 +199,7 @@ def test_it_gives_an_offer_with_what_where_and_how_far(signed_in, volunteer, coo
     assert row["incident_address"] == "泰山村三组"
     assert row["township"] == "龙湖镇"
     assert row["kind_label"] == "防汛救援"
-    assert row["need_label"] == "救援 · 2 人"
+    assert row["need_label"] == "2 × 救援"
     assert (row["distance_m"], row["eta_seconds"]) == (2300, 360)
     assert row["expires_at"] and row["delivered_at"] is None
     assert row["asks_people_moved"] is True
@@ -212,7 +212,7 @@ def test_it_gives_the_state_in_english(signed_in, volunteer, coordinator):
 
     (row,) = state["assignments"]
     assert row["kind_label"] == "Flood rescue"
-    assert row["need_label"] == "Rescue · 2 people"
+    assert row["need_label"] == "2 × Rescue"
     assert row["township"] == Township.objects.get(name="龙湖镇").name_en
     assert row["priority_label"] == "Critical"
 
@@ -250,7 +250,7 @@ def test_it_names_a_capability_need(signed_in, volunteer, coordinator):
 
     (row,) = signed_in.get("/phone/state/").json()["assignments"]
 
-    assert row["need_label"] == "转移 40 人，水深 1.2 米"
+    assert row["need_label"] == "转移40人（水深1.2米）"
 
 
 def test_it_gives_the_rest_apis_fields_with_the_pages_words(signed_in, volunteer, coordinator):

@@ -3,18 +3,20 @@ log, the ICS-214 page, both languages."""
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+import math
+from datetime import date
 
 import pytest
-from django.test import Client
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from dispatch.models import DeploymentEvent, EventKind
-from dispatch.reports import LogFilter, Series, incident_ics214, log_filtered
+from dispatch.reports import LogFilter, incident_ics214, log_filtered
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
-from review.views import median_chart
+from review import exports
 from tests.dispatch.test_reports import build_scene
 from volunteers.models import Skill, Township
 from volunteers.roles import Role
@@ -46,8 +48,17 @@ def pages(scene) -> list[str]:
     ]
 
 
+def downloaded(response) -> bytes:
+    """A download's body. It is made as it is sent, by an asynchronous iterator (an ASGI
+    server would otherwise read it whole into memory first), which the synchronous test
+    client can only read whole, and says so."""
+    assert response.streaming
+    with pytest.warns(Warning, match="must consume asynchronous iterators"):
+        return b"".join(response)
+
+
 def csv_rows(response) -> list[list[str]]:
-    text = response.content.decode("utf-8")
+    text = downloaded(response).decode("utf-8")
     assert text.startswith("\ufeff")  # Excel reads the Chinese right with the BOM
     return list(csv.reader(io.StringIO(text[1:])))
 
@@ -196,6 +207,24 @@ def test_it_exports_the_filtered_log_as_csv_row_for_row(scene, commander):
     assert (declined[10], declined[14]) == ("李娜", "车坏了")
 
 
+def test_it_streams_an_export_to_an_asgi_client_chunk_by_chunk(scene, commander, monkeypatch):
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 2)
+    client = AsyncClient()
+    client.force_login(commander)
+
+    async def chunks_of(url):
+        response = await client.get(url)
+        return [chunk async for chunk in response.streaming_content]
+
+    chunks = async_to_sync(chunks_of)(reverse("review:log-csv"))
+
+    text = b"".join(chunks).decode()
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert len(rows) == DeploymentEvent.objects.count() + 1
+    # The mark, then two rows at a time.
+    assert len(chunks) == 1 + math.ceil(len(rows) / 2)
+
+
 def test_it_exports_everything_unfiltered(scene, commander):
     header, *rows = csv_rows(client_for(commander).get(reverse("review:log-csv")))
 
@@ -208,7 +237,7 @@ def test_it_exports_the_same_rows_as_xlsx(scene, commander):
     client = client_for(commander)
     query = {"start": "2021-07-20", "end": "2021-07-20", "kind": "offer"}
 
-    workbook = load_workbook(io.BytesIO(client.get(reverse("review:log-xlsx"), query).content))
+    workbook = load_workbook(io.BytesIO(downloaded(client.get(reverse("review:log-xlsx"), query))))
     header, *rows = csv_rows(client.get(reverse("review:log-csv"), query))
 
     sheet = workbook.worksheets[0]
@@ -231,7 +260,7 @@ def test_it_keeps_free_text_from_becoming_a_spreadsheet_formula(scene, commander
     query = {"kind": "offer.declined"}
 
     header, *rows = csv_rows(client.get(reverse("review:log-csv"), query))
-    workbook = load_workbook(io.BytesIO(client.get(reverse("review:log-xlsx"), query).content))
+    workbook = load_workbook(io.BytesIO(downloaded(client.get(reverse("review:log-xlsx"), query))))
 
     assert {row[14] for row in rows} == {'\'=HYPERLINK("http://example.com")'}
     cells = list(workbook.worksheets[0].iter_rows(min_row=2))
@@ -370,21 +399,3 @@ def test_it_shows_the_day_when_a_range_is_one_day(scene, commander):
     )
 
     assert response.context["unit"] == "每小时"
-
-
-def test_it_draws_medians_of_seconds_on_an_axis_of_whole_minutes():
-    start = datetime(2021, 7, 20, 18, 0)
-    series = Series(
-        unit="hour",
-        buckets=[start, start + timedelta(hours=1)],
-        median_accept_seconds=[1.0, 3.0],
-        median_arrive_seconds=[None, 20.0],
-    )
-    groups = [
-        {"name": "to accept", "class": "accept", "values": series.median_accept_seconds},
-        {"name": "to arrive", "class": "arrive", "values": series.median_arrive_seconds},
-    ]
-
-    chart = median_chart(key="medians", title="Medians", series=series, groups=groups)
-
-    assert [tick["label"] for tick in chart["y_ticks"]] == ["0", "0.25", "0.5", "0.75", "1"]

@@ -1,0 +1,211 @@
+"""The review's downloads: the filtered deployment log as CSV and XLSX, and an
+incident's ICS-214 as CSV. Each is made row by row as it is sent (pages.streaming), so
+a month of a city's log never sits in the server's memory whole.
+
+Free text (a decline reason, a close note) never becomes a formula in a commander's
+spreadsheet: CSV cells that start like one are quoted, XLSX cells stay text.
+"""
+
+import csv
+import itertools
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from dispatch import reports
+from review.formats import totals_cards
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Rows per chunk sent, and per database round trip.
+CHUNK_ROWS = 2000
+
+
+def log_columns() -> list[str]:
+    return [
+        _("Seq"),
+        _("Time (%(zone)s)") % {"zone": timezone.get_current_timezone_name()},
+        _("Event code"),
+        _("Event"),
+        _("Incident no."),
+        _("Incident"),
+        _("Incident type"),
+        _("Township"),
+        _("Need"),
+        _("Volunteer no."),
+        _("Volunteer"),
+        _("Vehicle"),
+        _("By"),
+        _("People moved"),
+        _("Details"),
+    ]
+
+
+def local_naive(moment: datetime) -> datetime:
+    """Local wall-clock time to the second, as spreadsheets read it."""
+    return timezone.localtime(moment).replace(tzinfo=None, microsecond=0)
+
+
+def log_values(row: reports.LogRow) -> list:
+    """One row of the exports, in the order of log_columns()."""
+    return [
+        row.seq,
+        local_naive(row.occurred_at),
+        row.kind,
+        row.kind_label,
+        row.incident_id,
+        row.incident_title,
+        row.incident_kind,
+        row.township,
+        row.need,
+        row.volunteer_id,
+        row.volunteer,
+        row.vehicle,
+        row.actor,
+        row.people_moved,
+        row.details,
+    ]
+
+
+def export_name(filters: reports.LogFilter, extension: str) -> str:
+    parts = ["tongxin-log"]
+    if filters.incident:
+        parts.append(f"incident-{filters.incident}")
+    if filters.start:
+        parts.append(f"{filters.start:%Y%m%d}")
+    if filters.end:
+        parts.append(f"to-{filters.end:%Y%m%d}")
+    return "-".join(parts) + f".{extension}"
+
+
+def _log_rows(filters: reports.LogFilter) -> Iterator[reports.LogRow]:
+    events = reports.log_filtered(filters=filters).iterator(chunk_size=CHUNK_ROWS)
+    return reports.log_rows(events)
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+# A cell starting with one of these is a formula to Excel.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+class _Line:
+    """What csv.writer writes to: it hands each line back instead of storing it."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def csv_chunks(rows: Iterable[list]) -> Iterator[str]:
+    """CSV text, a chunk of rows at a time, in UTF-8 with a byte-order mark first:
+    Excel then reads the Chinese right."""
+    writer = csv.writer(_Line())
+    yield "\ufeff"
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, CHUNK_ROWS)):
+        yield "".join(writer.writerow([_csv_text(value) for value in row]) for row in batch)
+
+
+def log_csv_chunks(filters: reports.LogFilter) -> Iterator[str]:
+    values = (log_values(row) for row in _log_rows(filters))
+    return csv_chunks(itertools.chain([log_columns()], values))
+
+
+# --- XLSX -----------------------------------------------------------------------------
+
+# Column widths of the XLSX log, in characters, in the order of log_columns().
+XLSX_WIDTHS = (8, 20, 20, 12, 10, 30, 12, 12, 22, 10, 12, 20, 12, 10, 30)
+FILE_BLOCK_BYTES = 64 * 1024
+
+
+def _xlsx_value(sheet, value):
+    """Text stays text: openpyxl would store "=..." as a formula."""
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _log_sheet(workbook: Workbook, filters: reports.LogFilter) -> None:
+    sheet = workbook.create_sheet(_("Deployment log"))
+    sheet.freeze_panes = "A2"
+    for letter, width in zip("ABCDEFGHIJKLMNO", XLSX_WIDTHS, strict=True):
+        sheet.column_dimensions[letter].width = width
+    bold = Font(bold=True)
+    header = []
+    for title in log_columns():
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for row in _log_rows(filters):
+        values = log_values(row)
+        time_cell = WriteOnlyCell(sheet, value=values[1])
+        time_cell.number_format = "yyyy-mm-dd hh:mm:ss"
+        sheet.append([values[0], time_cell, *(_xlsx_value(sheet, v) for v in values[2:])])
+
+
+def _totals_sheet(workbook: Workbook, filters: reports.LogFilter) -> None:
+    summary = workbook.create_sheet(_("Totals"))
+    summary.column_dimensions["A"].width = 30
+    summary.column_dimensions["B"].width = 14
+    for card in totals_cards(reports.report_totals(filters=filters)):
+        summary.append([card["label"], card["value"]])
+
+
+def log_xlsx_chunks(filters: reports.LogFilter) -> Iterator[bytes]:
+    """The log and its totals as an XLSX workbook. A workbook is a zip file, whose
+    directory comes last: it is written to a temporary file (openpyxl's write-only mode
+    keeps rows out of memory), then sent from there block by block."""
+    workbook = Workbook(write_only=True)
+    _log_sheet(workbook, filters)
+    _totals_sheet(workbook, filters)
+    with tempfile.TemporaryFile() as file:
+        workbook.save(file)
+        file.seek(0)
+        while block := file.read(FILE_BLOCK_BYTES):
+            yield block
+
+
+# --- ICS 214 --------------------------------------------------------------------------
+
+
+def ics214_rows(*, incident, form: reports.Ics214, prepared_by: str, position: str) -> list:
+    return [
+        [_("ICS 214 activity log")],
+        [_("1. Incident name"), f"#{incident.pk} {incident.title}"],
+        [
+            _("2. Operational period"),
+            local_naive(form.period_from),
+            local_naive(form.period_to),
+        ],
+        [_("3. Name"), form.leader],
+        [_("4. ICS position"), form.leader_position],
+        [_("5. Home agency (and unit)"), form.leader_agency],
+        [],
+        [_("6. Resources assigned")],
+        [_("Name"), _("ICS position"), _("Home agency (and unit)")],
+        *([r.name, r.position, r.agency] for r in form.resources),
+        [],
+        [_("7. Activity log")],
+        [_("Date/time"), _("Notable activities")],
+        *([local_naive(a.at), a.text] for a in form.activities),
+        [],
+        [_("8. Prepared by"), prepared_by, position, local_naive(timezone.now())],
+    ]
