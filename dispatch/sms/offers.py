@@ -13,8 +13,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from dispatch.labels import need_label
 from dispatch.models import Assignment, AssignmentStatus, OfferSmsCode
 from dispatch.sms.gateways import sms_send_and_record
 from volunteers.models import Vehicle, Volunteer
@@ -159,11 +160,24 @@ def incident_sms_title(incident) -> str:
     return f"#{incident.pk} {incident.title}"
 
 
+def need_sms_text(need) -> str:
+    """What a need asks for, as every page says it (dispatch.labels), in both of the
+    SMS's languages: a text cannot know which one its reader prefers."""
+    with translation.override("zh-hans"):
+        chinese = need_label(need)
+    with translation.override("en"):
+        english = need_label(need)
+    return chinese if chinese == english else f"{chinese} / {english}"
+
+
 def offer_sms_text(assignment: Assignment, code: str) -> str:
     """What, where, how far, until when, and how to answer."""
     need = assignment.need
     incident = need.incident
-    lines = [f"【同心 Tongxin】{incident_sms_title(incident)}", f"需要 Need: {need}"]
+    lines = [
+        f"【同心 Tongxin】{incident_sms_title(incident)}",
+        f"需要 Need: {need_sms_text(need)}",
+    ]
     if need.note:
         lines.append(need.note)
     if assignment.vehicle_id:

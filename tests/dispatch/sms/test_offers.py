@@ -42,7 +42,7 @@ def test_it_texts_an_undelivered_old_offer_once(coordinator, rescuers, outbox):
     text = outbox("13900000001")[0]["text"]
     code = code_of(offers[0])
     assert "龙湖镇 泰山村 群众被困" in text  # what: the incident
-    assert "救援" in text  # what: the need
+    assert "需要 Need: 1 × 救援 / 1 × Rescue" in text  # what: the need, as every page says it
     assert "泰山村村委会" in text  # where
     assert "ETA" in text and "Reply by" in text
     assert f"Y {code}" in text and f"N {code}" in text
