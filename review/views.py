@@ -96,27 +96,28 @@ def _export_filters(request) -> reports.LogFilter | None:
     return form.log_filter() if form.is_valid() else None
 
 
-@reviewer_required
-def log_csv(request):
+def _log_download(request, chunks_of, *, content_type: str, extension: str):
     filters = _export_filters(request)
     if filters is None:
         return HttpResponseBadRequest(_("The filters are not valid."))
     return streamed_download(
-        exports.log_csv_chunks(filters),
-        content_type=exports.CSV_TYPE,
-        filename=exports.export_name(filters, "csv"),
+        chunks_of(filters),
+        content_type=content_type,
+        filename=exports.export_name(filters, extension),
+    )
+
+
+@reviewer_required
+def log_csv(request):
+    return _log_download(
+        request, exports.log_csv_chunks, content_type=exports.CSV_TYPE, extension="csv"
     )
 
 
 @reviewer_required
 def log_xlsx(request):
-    filters = _export_filters(request)
-    if filters is None:
-        return HttpResponseBadRequest(_("The filters are not valid."))
-    return streamed_download(
-        exports.log_xlsx_chunks(filters),
-        content_type=exports.XLSX_TYPE,
-        filename=exports.export_name(filters, "xlsx"),
+    return _log_download(
+        request, exports.log_xlsx_chunks, content_type=exports.XLSX_TYPE, extension="xlsx"
     )
 
 

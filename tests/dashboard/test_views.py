@@ -10,10 +10,9 @@ from dispatch.availability import index_rebuild
 from dispatch.models import Assignment, AssignmentStatus
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
-from volunteers.models import Skill, Team, Township, Vehicle, VehicleKind
-
-SITE = (34.610, 113.680)  # 龙湖镇
-KM = 1 / 111
+from tests.dispatch import scenes
+from tests.dispatch.scenes import KM, SITE
+from volunteers.models import Team, Township, Vehicle, VehicleKind
 
 
 def page_config(response) -> dict:
@@ -25,17 +24,7 @@ def page_config(response) -> dict:
 
 
 def open_rescue(reporter, *, count=2) -> Incident:
-    return incident_open(
-        reporter=reporter,
-        kind=Incident.Kind.FLOOD_RESCUE,
-        title="龙湖镇 泰山村 群众被困",
-        latitude=SITE[0],
-        longitude=SITE[1],
-        priority=Incident.Priority.CRITICAL,
-        needs=[
-            NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"), count=count)
-        ],
-    )
+    return scenes.open_rescue(reporter, count=count)
 
 
 # --- who sees the page ----------------------------------------------------------------------

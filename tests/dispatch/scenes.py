@@ -1,4 +1,26 @@
-"""Where the dispatch tests' scenes happen."""
+"""Where the dispatch tests' scenes happen, and the incident most of them open."""
+
+from incidents.models import Incident, Need
+from incidents.services import NeedSpec, incident_open
+from volunteers.models import Skill
 
 SITE = (34.610, 113.680)  # 龙湖镇, the north of the city
 KM = 1 / 111  # a kilometre of latitude, near enough
+RESCUE_TITLE = "龙湖镇 泰山村 群众被困"
+
+
+def open_rescue(reporter, *, count: int = 1, **fields) -> Incident:
+    """A critical flood rescue at SITE asking for `count` rescuers, opened through the
+    service (so it is logged and dispatched after commit). Any other argument of
+    incident_open (title, address, kind, priority, needs, …) replaces the default."""
+    needs = fields.pop("needs", None) or [
+        NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"), count=count)
+    ]
+    incident = {
+        "kind": Incident.Kind.FLOOD_RESCUE,
+        "title": RESCUE_TITLE,
+        "latitude": SITE[0],
+        "longitude": SITE[1],
+        "priority": Incident.Priority.CRITICAL,
+    }
+    return incident_open(reporter=reporter, needs=needs, **(incident | fields))

@@ -18,6 +18,7 @@ from dispatch.availability import index_rebuild
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_cancel, incident_open
+from tests.dispatch import scenes
 from tests.dispatch.scenes import KM, SITE
 from volunteers.models import Skill, Township, Vehicle, VehicleKind
 
@@ -56,20 +57,7 @@ def boat(make_volunteer):
 
 
 def open_rescue(reporter, *, count=1, **fields) -> Incident:
-    return incident_open(
-        reporter=reporter,
-        kind=Incident.Kind.FLOOD_RESCUE,
-        title=fields.pop("title", "龙湖镇 泰山村 群众被困"),
-        latitude=SITE[0],
-        longitude=SITE[1],
-        address="龙湖镇 泰山村",
-        priority=Incident.Priority.CRITICAL,
-        needs=fields.pop(
-            "needs",
-            [NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"), count=count)],
-        ),
-        **fields,
-    )
+    return scenes.open_rescue(reporter, count=count, address="龙湖镇 泰山村", **fields)
 
 
 def dispatched(reporter, *, count=1, **fields) -> Incident:

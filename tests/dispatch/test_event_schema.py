@@ -19,10 +19,9 @@ from dispatch.models import (
     DeploymentEvent,
     EventKind,
 )
-from incidents.models import Incident, Need
-from incidents.services import NeedSpec, incident_cancel, incident_open, incident_resolve
-from tests.dispatch.scenes import SITE
-from volunteers.models import Skill
+from incidents.models import Incident
+from incidents.services import incident_cancel, incident_resolve
+from tests.dispatch.scenes import open_rescue
 from volunteers.services import volunteer_set_duty
 
 # Kinds with a schema that no service writes (yet). vehicle.status has a label and a
@@ -31,20 +30,6 @@ from volunteers.services import volunteer_set_duty
 # it out of here (test_it_drives_every_kind_the_code_writes fails until they do).
 NOT_WRITTEN = {EventKind.VEHICLE_STATUS}
 WRITTEN = set(EventKind) - NOT_WRITTEN
-
-
-def open_rescue(reporter, *, count: int) -> Incident:
-    return incident_open(
-        reporter=reporter,
-        kind=Incident.Kind.FLOOD_RESCUE,
-        title="龙湖镇 泰山村 群众被困",
-        latitude=SITE[0],
-        longitude=SITE[1],
-        priority=Incident.Priority.CRITICAL,
-        needs=[
-            NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"), count=count)
-        ],
-    )
 
 
 def offers_of(incident: Incident) -> list[Assignment]:

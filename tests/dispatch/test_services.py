@@ -13,10 +13,11 @@ from dispatch.availability import index_rebuild
 from dispatch.location_index import volunteer_key
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from incidents.models import Incident, Need
-from incidents.services import NeedSpec, incident_open, incident_resolve
+from incidents.services import NeedSpec, incident_resolve
+from tests.dispatch import scenes
 from tests.dispatch.scenes import KM, SITE
 from tests.processes import wait_until
-from volunteers.models import Skill, Township, Vehicle, VehicleKind
+from volunteers.models import Township, Vehicle, VehicleKind
 
 pytestmark = pytest.mark.usefixtures("live_index")
 
@@ -29,19 +30,7 @@ def _in_english():
 
 
 def open_rescue(reporter, *, count=2, **fields) -> Incident:
-    return incident_open(
-        reporter=reporter,
-        kind=fields.pop("kind", Incident.Kind.FLOOD_RESCUE),
-        title="龙湖镇 泰山村 群众被困",
-        latitude=SITE[0],
-        longitude=SITE[1],
-        priority=fields.pop("priority", Incident.Priority.CRITICAL),
-        needs=fields.pop(
-            "needs",
-            [NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"), count=count)],
-        ),
-        **fields,
-    )
+    return scenes.open_rescue(reporter, count=count, **fields)
 
 
 def offered_to(incident) -> list[int]:
