@@ -5,8 +5,6 @@ import os
 from celery import Celery
 from celery.signals import worker_ready
 
-from dispatch import queue
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("tongxin")
@@ -19,4 +17,6 @@ def _rebuild_location_index(sender, **kwargs):
     # Redis keeps nothing on disk: after a restart the location index is empty and no
     # one could be found. Each worker that starts asks for a rebuild at once rather
     # than waiting for the periodic reconcile (a rebuild is idempotent).
-    sender.app.send_task(queue.INDEX_RECONCILE)
+    # By name (dispatch.queue.INDEX_RECONCILE): this module is imported with the settings,
+    # before any app is loaded, so it imports nothing of the project.
+    sender.app.send_task("dispatch.tasks.index_reconcile")
