@@ -34,8 +34,10 @@ from dispatch.labels import (
     township_name,
     vehicle_label,
 )
+from dispatch.live import last_seq
 from dispatch.models import OPEN_STATUSES, Assignment
 from incidents.models import Incident, Need
+from volunteers.models import Volunteer
 
 # The shell the service worker keeps, so the page opens on a weak connection or none.
 # Every module phone.js imports, as phone.html's modulepreload tags list them: a module
@@ -90,7 +92,15 @@ def _assignment_row(assignment: Assignment, row: dict) -> dict:
 def phone_state(volunteer) -> dict:
     """Everything the page shows: the volunteer, and their open offers and assignments
     (their own and their vehicles'), newest first, with what the page needs to show
-    them in the active language."""
+    them in the active language; and `last_seq`, the log position the state reflects.
+
+    The position is read first and the rows after it, as the socket's hello and
+    snapshot are (docs/websockets.md): events commit in seq order, so the rows show
+    every event up to `last_seq` (and perhaps later ones), never less. The page drops
+    a reply whose position is below the one it shows. The volunteer is read again for
+    the same reason: the caller's copy was loaded before the position was."""
+    position = last_seq()
+    volunteer = Volunteer.objects.select_related("township").get(pk=volunteer.pk)
     assignments = list(
         assignments_for_display(
             Assignment.objects.filter(status__in=OPEN_STATUSES).filter(
@@ -104,6 +114,7 @@ def phone_state(volunteer) -> dict:
     rows = AssignmentSerializer(assignments, many=True).data
     return {
         "now": timezone.now().isoformat(),
+        "last_seq": position,
         "volunteer": {
             "id": volunteer.pk,
             "name": volunteer.name,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from dispatch import services
-from dispatch.models import Assignment, AssignmentStatus
+from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from tests.browser.conftest import (
@@ -58,6 +58,24 @@ def stored(assignment_id: int) -> Assignment:
     return Assignment.objects.get(pk=assignment_id)
 
 
+def shows_the_state_after(page, kind: EventKind, **event):
+    """Wait until the event (`kind` and the fields given) is logged and the page shows a
+    state at or after its seq (#phone's data-seq: the log position of what it shows).
+    From then on no state reply still on its way can draw an older state over it: the
+    page drops those (state.js, isNewer). So what the test looks at next, or taps, is
+    that state, not whichever reply happened to land last."""
+    seq = wait_until(
+        lambda: (
+            DeploymentEvent.objects.filter(kind=kind, **event).values_list("seq", flat=True).first()
+        ),
+        timeout=20,
+        what=f"{kind} to be logged",
+    )
+    page.wait_for_function(
+        "seq => Number(document.getElementById('phone').dataset.seq) >= seq", arg=seq
+    )
+
+
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_a_volunteer_takes_an_offer_live_and_sees_the_task_through(
     browser, stack, coordinator, make_volunteer, language
@@ -93,6 +111,7 @@ def test_a_volunteer_takes_an_offer_live_and_sees_the_task_through(
 
     # It arrives without a reload: what, where, how far, and the time left to answer.
     offer = page.locator(".offer")
+    shows_the_state_after(page, EventKind.OFFER_MADE, volunteer=rescuer)
     expect(offer).to_be_visible()
     expect(offer).to_contain_text(TITLE)
     expect(offer).to_contain_text("泰山村三组")
@@ -111,6 +130,7 @@ def test_a_volunteer_takes_an_offer_live_and_sees_the_task_through(
     offer.locator("button.accept").tap()
 
     task = page.locator(".task")
+    shows_the_state_after(page, EventKind.OFFER_ACCEPTED, assignment_id=offer_id)
     expect(task).to_be_visible()
     expect(offer).to_have_count(0)
     expect(task).to_contain_text(TITLE)
@@ -125,11 +145,13 @@ def test_a_volunteer_takes_an_offer_live_and_sees_the_task_through(
     wait_until(
         lambda: stored(offer_id).status == AssignmentStatus.EN_ROUTE, timeout=20, what="en route"
     )
+    shows_the_state_after(page, EventKind.ASSIGNMENT_EN_ROUTE, assignment_id=offer_id)
     task.locator("[data-step=on_scene]").tap()
     expect(task.locator("[data-step=on_scene]")).to_be_disabled()
     wait_until(
         lambda: stored(offer_id).status == AssignmentStatus.ON_SCENE, timeout=20, what="on scene"
     )
+    shows_the_state_after(page, EventKind.ASSIGNMENT_ON_SCENE, assignment_id=offer_id)
     screenshot(page, f"phone-on-scene-{language}")
 
     # Done asks a rescuer how many people they moved.
@@ -138,6 +160,7 @@ def test_a_volunteer_takes_an_offer_live_and_sees_the_task_through(
     screenshot(page, f"phone-done-{language}")
     page.locator(".finish button.confirm").tap()
 
+    shows_the_state_after(page, EventKind.ASSIGNMENT_COMPLETED, assignment_id=offer_id)
     expect(task).to_have_count(0)
     expect(page.locator("#idle")).to_be_visible()
     expect(page.locator("#notice")).to_be_visible()

@@ -1,11 +1,13 @@
-// phone/static/phone/state.js: which list a row goes in, and a snapshot over the state.
+// phone/static/phone/state.js: which list a row goes in, a snapshot over the state, and
+// which state replies are newer than what the page shows.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { staticModule } from "./static.js";
 
 const {
-  app, arrange, isUpcoming, mergeSnapshot, remaining, serverNow, setState, undelivered,
+  app, arrange, changeRow, changedHere, isNewer, isUpcoming, mergeSnapshot, reached, remaining,
+  serverNow, setState, takeState, tick, undelivered,
 } = await staticModule("phone/state.js");
 
 const NOW = Date.parse("2026-06-04T08:00:00Z");
@@ -94,5 +96,89 @@ describe("setState and serverNow", () => {
     const sent = Date.now() - 2000; // asked two seconds ago
     setState({ now: new Date(Date.now() - 1000).toISOString(), assignments: [] }, sent);
     assert.ok(Math.abs(app.skewMs) < 100, app.skewMs);
+  });
+});
+
+describe("isNewer", () => {
+  // The page shows the log up to seq 12, applied at tick 5; its last own change at tick 3.
+  const current = { seq: 12, at: 5, changed: 3 };
+
+  it("drops a reply asked for before the page's state, at a lower or the same position", () => {
+    assert.equal(isNewer(current, { seq: 11, asked: 4 }), false);
+    assert.equal(isNewer(current, { seq: 0, asked: 4 }), false);
+    assert.equal(isNewer(current, { seq: 12, asked: 4 }), false); // which is newer is unknown
+  });
+
+  it("takes a reply asked for before the page's state at a higher position", () => {
+    assert.equal(isNewer(current, { seq: 13, asked: 4 }), true);
+  });
+
+  it("takes a reply asked for after the page's state, read after it", () => {
+    assert.equal(isNewer(current, { seq: 12, asked: 6 }), true);
+    assert.equal(isNewer(current, { seq: 13, asked: 6 }), true);
+    assert.equal(isNewer(current, { seq: 3, asked: 6 }), true); // the log went back (a restore)
+  });
+
+  it("drops a reply asked for before the page's own change, whatever its position", () => {
+    const changed = { seq: 12, at: 5, changed: 7 };
+    assert.equal(isNewer(changed, { seq: 13, asked: 6 }), false); // maybe read before the change
+    assert.equal(isNewer(changed, { seq: 12, asked: 8 }), true); // read after it
+  });
+
+  it("drops an overlapping reply when there is no position to compare", () => {
+    assert.equal(isNewer({ seq: null, at: 5, changed: 3 }, { seq: 13, asked: 4 }), false);
+    assert.equal(isNewer(current, { seq: undefined, asked: 4 }), false);
+    assert.equal(isNewer(current, { seq: undefined, asked: 6 }), true); // a server without it
+  });
+});
+
+describe("takeState and changeRow", () => {
+  const state = (seq, status) => ({
+    now: new Date().toISOString(),
+    last_seq: seq,
+    volunteer: { id: 1, on_duty: true },
+    assignments: status ? [{ id: 7, status }] : [],
+  });
+  const shown = () => app.state.assignments.find((row) => row.id === 7)?.status;
+
+  it("never draws a finished task again from a reply that was on its way", () => {
+    setState(state(10, "on_scene"));
+    const early = tick(); // a refresh asked for while on scene...
+    changeRow(7, { status: "completed" }); // ...then the server says yes to "done"
+    assert.equal(takeState(state(10, "on_scene"), early), false);
+    assert.equal(shown(), "completed");
+    const later = tick(); // asked for again
+    assert.equal(takeState(state(12, null), later), true);
+    assert.equal(app.state.last_seq, 12);
+    assert.equal(shown(), undefined);
+  });
+
+  it("drops a reply older than a snapshot applied meanwhile, and takes a newer one", () => {
+    setState(state(20, "accepted"));
+    const early = tick();
+    reached(23); // the socket's snapshot at hello's last_seq 23
+    assert.equal(takeState(state(21, "accepted"), early), false);
+    assert.equal(app.order.seq, 23);
+    assert.equal(takeState(state(24, "en_route"), early), true); // overlapped, but newer
+    assert.equal(shown(), "en_route");
+    assert.equal(takeState(state(24, "on_scene"), tick()), true); // asked for after
+    assert.equal(shown(), "on_scene");
+  });
+
+  it("changes the row the page shows, not a card's older copy of it", () => {
+    setState(state(30, "accepted"));
+    const cardsCopy = app.state.assignments[0];
+    setState(state(31, "accepted")); // a reply replaced the rows since the card was drawn
+    changeRow(cardsCopy.id, { status: "en_route" });
+    assert.equal(shown(), "en_route");
+  });
+
+  it("counts going on duty as the page's own change", () => {
+    setState(state(40, null));
+    const early = tick();
+    app.state.volunteer.on_duty = false;
+    changedHere();
+    assert.equal(takeState(state(41, null), early), false);
+    assert.equal(app.state.volunteer.on_duty, false);
   });
 });

@@ -1,23 +1,27 @@
 """The volunteer's phone page (/phone/) as the Django test client sees it."""
 
 import json
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.templatetags.static import static
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from dispatch import services
-from dispatch.models import Assignment
+from dispatch.live import last_seq
+from dispatch.models import Assignment, DeploymentEvent, EventKind
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from phone import views
 from phone.views import SHELL_STATIC
 from tests.conftest import DEMO_PASSWORD
 from tests.dispatch.scenes import SITE
-from volunteers.models import Skill, Township
+from volunteers.models import Skill, Township, Volunteer
+from volunteers.services import volunteer_set_duty
 
 pytestmark = pytest.mark.django_db
 
@@ -292,6 +296,96 @@ def test_it_embeds_the_offers_in_the_page(signed_in, volunteer, coordinator):
     state = embedded(signed_in.get("/phone/"), "phone-state")
 
     assert [row["id"] for row in state["assignments"]] == [offered.pk]
+
+
+def test_its_state_carries_the_log_position_it_reflects(signed_in, volunteer, coordinator):
+    offered = offer(volunteer, coordinator)
+    services.assignment_accept(assignment_id=offered.pk, volunteer=volunteer)
+    accepted = DeploymentEvent.objects.get(kind=EventKind.OFFER_ACCEPTED, assignment=offered)
+
+    state = signed_in.get("/phone/state/").json()
+    page = embedded(signed_in.get("/phone/"), "phone-state")
+
+    # Every event committed before the read is at or below it; nothing came after.
+    assert state["last_seq"] == page["last_seq"] == last_seq() >= accepted.seq
+    assert state["assignments"][0]["status"] == "accepted"
+
+
+@contextmanager
+def committed_while_the_state_is_read(action, *, before=None, after=None):
+    """Runs `action` (a service: it writes and logs) once during the state's read: just
+    before its first query naming the table `before`, or just after its first query
+    naming `after`. Under READ COMMITTED that is what another transaction committing
+    at that moment looks like: the read's later queries see it, its earlier ones do
+    not (here it runs in the test's own transaction, with the same effect)."""
+    done = []
+
+    def wrapper(execute, sql, params, many, context):
+        if not done and before and before in sql:
+            done.append(True)
+            action()
+        result = execute(sql, params, many, context)
+        if not done and after and after in sql:
+            done.append(True)
+            action()
+        return result
+
+    with connection.execute_wrapper(wrapper):
+        yield
+    assert done, "the state's read never queried that table"
+
+
+def on_scene(volunteer, coordinator) -> Assignment:
+    """An offer accepted and seen through to the scene."""
+    assignment = offer(volunteer, coordinator)
+    services.assignment_accept(assignment_id=assignment.pk, volunteer=volunteer)
+    services.assignment_progress(
+        assignment_id=assignment.pk, volunteer=volunteer, status="on_scene"
+    )
+    return assignment
+
+
+def test_its_state_shows_every_event_committed_before_its_position_was_read(
+    signed_in, volunteer, coordinator
+):
+    task = on_scene(volunteer, coordinator)
+
+    def finish_and_go_on_duty():
+        services.assignment_progress(
+            assignment_id=task.pk, volunteer=volunteer, status="completed", people_moved=3
+        )
+        volunteer_set_duty(volunteer=Volunteer.objects.get(pk=volunteer.pk), on_duty=True)
+
+    # Committed while the request was already in hand (its user and volunteer loaded),
+    # just before the position is read: the state may not go back behind them.
+    with committed_while_the_state_is_read(finish_and_go_on_duty, before="dispatch_eventsequence"):
+        state = signed_in.get("/phone/state/").json()
+
+    completed = DeploymentEvent.objects.get(kind=EventKind.ASSIGNMENT_COMPLETED)
+    on_duty = DeploymentEvent.objects.get(kind=EventKind.VOLUNTEER_ON_DUTY)
+    assert state["last_seq"] >= max(completed.seq, on_duty.seq)
+    assert state["assignments"] == []  # the finished task is gone
+    assert state["volunteer"]["on_duty"] is True
+
+
+def test_its_position_never_claims_an_event_its_rows_do_not_show(signed_in, volunteer, coordinator):
+    task = on_scene(volunteer, coordinator)
+
+    def finish():
+        services.assignment_progress(
+            assignment_id=task.pk, volunteer=volunteer, status="completed", people_moved=3
+        )
+
+    # Committed just after the rows were read: the state still shows the task, so its
+    # position must be below the completion. Else the page would count this state as
+    # showing the task done (and drop an overlapping reply that does show it).
+    with committed_while_the_state_is_read(finish, after="dispatch_assignment"):
+        state = signed_in.get("/phone/state/").json()
+
+    completed = DeploymentEvent.objects.get(kind=EventKind.ASSIGNMENT_COMPLETED)
+    assert [row["status"] for row in state["assignments"]] == ["on_scene"]
+    assert state["last_seq"] < completed.seq
+    assert signed_in.get("/phone/state/").json()["last_seq"] >= completed.seq
 
 
 def test_its_state_is_for_volunteers_only(client, coordinator):

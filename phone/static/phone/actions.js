@@ -1,11 +1,13 @@
 // What the volunteer does: answer an offer, report progress on a task, go on or off
 // duty. Each shows it is on its way, then the server's answer (or refusal, in its words).
+// A yes is shown at once (changeRow, changedHere: no state asked for before it is drawn
+// over it), then the state is asked for again.
 
 import { watchLocation } from "./location.js";
 import { clearNotice, notice } from "./notice.js";
 import { $, T, URLS, say, url } from "./page.js";
 import { act } from "./socket.js";
-import { app, serverNow } from "./state.js";
+import { app, changeRow, changedHere, serverNow } from "./state.js";
 
 export async function accept(row) {
   app.busy.add(row.id);
@@ -13,8 +15,7 @@ export async function accept(row) {
   const reply = await act({ type: "accept", assignment: row.id }, "POST", url("accept", row.id));
   app.busy.delete(row.id);
   if (reply.ok) {
-    row.status = "accepted";
-    row.answered_at = new Date(serverNow()).toISOString();
+    changeRow(row.id, { status: "accepted", answered_at: new Date(serverNow()).toISOString() });
     notice(T.accepted_notice, "ok");
   } else {
     notice(say(reply.reason), "error");
@@ -29,7 +30,7 @@ export async function decline(row) {
   const reply = await act({ type: "decline", assignment: row.id }, "POST", url("decline", row.id));
   app.busy.delete(row.id);
   if (reply.ok) {
-    row.status = "declined";
+    changeRow(row.id, { status: "declined" });
     notice(T.declined_notice);
   } else {
     notice(say(reply.reason), "error");
@@ -50,8 +51,7 @@ export async function progress(row, status, peopleMoved = null) {
   );
   app.busy.delete(row.id);
   if (reply.ok) {
-    row.status = status;
-    row[`${status}_at`] = new Date(serverNow()).toISOString();
+    changeRow(row.id, { status, [`${status}_at`]: new Date(serverNow()).toISOString() });
     if (status === "completed") {
       app.finishing = null;
       notice(T.done_notice, "ok");
@@ -85,6 +85,7 @@ export async function toggleDuty() {
 
 export function setDuty(onDuty) {
   app.state.volunteer.on_duty = onDuty;
+  changedHere();
   app.render();
   watchLocation();
 }

@@ -20,10 +20,11 @@ import { httpWorked, onState } from "./connection.js";
 import { countdown } from "./format.js";
 import { renderLocation, setupLocation, watchLocation } from "./location.js";
 import { setupNotice } from "./notice.js";
-import { $, BASE_TITLE, LANG, T, URLS } from "./page.js";
+import { $, BASE_TITLE, LANG, T, URLS, root } from "./page.js";
 import { drop, markDelivered, markSeen, openSocket, reconnectNow, socketState } from "./socket.js";
 import {
-  app, arrange, mergeSnapshot, remaining, serverNow, setState, undelivered,
+  app, arrange, isNewer, mergeSnapshot, reached, remaining, serverNow, setState, takeState, tick,
+  undelivered,
 } from "./state.js";
 
 setState(embeddedJSON("phone-state")); // {now, volunteer, assignments}
@@ -48,10 +49,15 @@ async function refresh() {
   }
   refreshing = true;
   try {
+    const asked = tick();
     const sent = Date.now();
     const fresh = await request(URLS.state, { cache: "no-store" });
     httpWorked(true);
-    setState(fresh, sent);
+    if (!takeState(fresh, asked, sent)) {
+      // Older than what the page shows (asked for before it): drop it, ask again.
+      refreshAgain = true;
+      return;
+    }
     deliveredAll();
     render();
   } catch (error) {
@@ -78,7 +84,26 @@ function deliveredAll() {
 
 const QUIET = new Set(["offer.delivered", "offer.seen"]);
 
+// A snapshot is as new as its hello's last_seq (read before it), asked for when the
+// socket began to connect.
+let socketAsked = 0;
+let helloSeq = null;
+
+function onSocketState(name) {
+  if (name === "connecting") socketAsked = tick();
+  onState(name);
+}
+
+function onFrame(frame) {
+  if (frame.type === "hello") helloSeq = frame.last_seq;
+}
+
 function onSnapshot(frame) {
+  if (!isNewer(app.order, { seq: helloSeq, asked: socketAsked })) {
+    refreshSoon(0); // older than what the page shows
+    return;
+  }
+  reached(helloSeq);
   const { state } = app;
   state.volunteer.on_duty = frame.volunteer.on_duty;
   state.volunteer.last_located_at = frame.volunteer.last_located_at;
@@ -92,7 +117,7 @@ function onSnapshot(frame) {
 function onEvent(event) {
   if (event.kind === "volunteer.on_duty" || event.kind === "volunteer.off_duty") {
     if (event.volunteer === app.state.volunteer.id) setDuty(event.kind === "volunteer.on_duty");
-    return;
+    return; // setDuty marks the change: a state asked for before it is asked for again
   }
   if (event.kind === "offer.made") {
     markDelivered(event.assignment);
@@ -102,7 +127,7 @@ function onEvent(event) {
   refreshSoon();
 }
 
-openSocket("/ws/volunteer/", { onSnapshot, onEvent, onState });
+openSocket("/ws/volunteer/", { onSnapshot, onEvent, onFrame, onState: onSocketState });
 
 window.addEventListener("offline", () => {
   onState("offline");
@@ -119,6 +144,7 @@ setInterval(() => {
 // --- rendering -------------------------------------------------------------------------
 
 function render() {
+  root.dataset.seq = app.order.seq ?? ""; // the log position the page shows (tests wait on it)
   renderDuty();
   renderLocation();
   const { offers, current, upcoming } = arrange(app.state.assignments);

@@ -8,6 +8,7 @@ export const SOON_MS = 60 * 60 * 1000; // a shift starting within the hour is th
 
 export const app = {
   state: { now: null, volunteer: {}, assignments: [] }, // as /phone/state/ gives it
+  order: { seq: null, at: 0, changed: 0 }, // how new app.state is (isNewer)
   skewMs: 0, // server clock minus ours
   busy: new Set(), // assignments with an answer on its way
   finishing: null, // the assignment whose "done" form is open
@@ -19,11 +20,68 @@ export const app = {
 
 export const serverNow = () => Date.now() + app.skewMs;
 
-// The page's state from the server's answer, and how far our clock is off from its.
-// `sent` is when we asked (the answer's "now" is about half-way there and back).
+// --- the order of what the page shows ----------------------------------------------------
+//
+// The page's state comes from several places that race: /phone/state/ replies, the
+// socket's snapshot, and the page's own changes once the server said yes to an answer.
+// A reply already on its way when something newer was shown must not draw the older
+// state over it (a finished task coming back). So the page keeps how new its state is:
+//   seq      the deployment log's position it reflects, at least: a state's `last_seq`
+//            (read before its rows), a snapshot's hello `last_seq`;
+//   at       when (on the page's own clock, `tick`) that state was applied;
+//   changed  when the page last changed what it shows by itself (an answer the server
+//            accepted, a duty event): that has no position to compare.
+// A reply is {seq, asked}: its position and when it was asked for. It is newer, to be
+// applied, when
+//   - it was asked for after the page's last change of its own (one asked before may
+//     have been read before the change), and
+//   - it was asked for after the page applied the state it shows (then the server read
+//     it later: it is at least as new, even when its position is lower, which can only
+//     mean the log itself went back, a restored database), or, asked before (the two
+//     overlapped), its position is higher.
+// Anything else is dropped, and the page asks again: a new request is newer.
+let clock = 0;
+export const tick = () => ++clock;
+
+export function isNewer(current, reply) {
+  if (reply.asked < current.changed) return false;
+  if (reply.asked > current.at) return true;
+  return current.seq !== null && typeof reply.seq === "number" && reply.seq > current.seq;
+}
+
+// The page changed what it shows by itself: no reply asked for before it goes over it.
+export function changedHere() {
+  app.order.changed = tick();
+}
+
+// The page's state from the server's answer, whatever it was, and how far our clock is
+// off from the server's. `sent` is when we asked (the answer's "now" is about half-way
+// there and back).
 export function setState(fresh, sent = Date.now()) {
   app.state = fresh;
+  reached(fresh.last_seq);
   app.skewMs = Date.parse(fresh.now) - (sent + Date.now()) / 2;
+}
+
+// A /phone/state/ reply, asked for at `asked` (tick) and `sent` (Date.now()): applied
+// when it is newer than what the page shows. Returns whether it was.
+export function takeState(fresh, asked, sent = Date.now()) {
+  if (!isNewer(app.order, { seq: fresh.last_seq, asked })) return false;
+  setState(fresh, sent);
+  return true;
+}
+
+// A state applied in part (the socket's snapshot): the page now stands at `seq`.
+export function reached(seq) {
+  app.order = { ...app.order, seq: seq ?? null, at: tick() };
+}
+
+// The page's own change to one row, once the server said yes to it: made to the row the
+// page shows now (a card may hold an older copy, from before the last reply), and
+// marked, so that no reply asked for before it draws the row as it was.
+export function changeRow(id, fields) {
+  for (const row of app.state.assignments) if (row.id === id) Object.assign(row, fields);
+  changedHere();
 }
 
 // Milliseconds left to answer an offer (Infinity when it has no deadline).
