@@ -10,7 +10,7 @@ from django.db import connection
 from playwright.sync_api import expect
 
 from dispatch import services
-from dispatch.models import Assignment, AssignmentStatus
+from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from tests.browser.conftest import (
@@ -255,23 +255,48 @@ def test_the_dashboard_catches_up_after_its_connection_drops(browser, stack, coo
     card = page.locator(f'#incident-list li.incident[data-incident="{incident.pk}"]')
     expect(card.locator("li.need .filled-count")).to_have_text("0/1")
 
-    # The network goes: sockets cannot open until it is back.
+    # The network goes: sockets cannot open until it is back. The page counts the
+    # sockets it tries meanwhile, those that open, and the frames it is handed.
     page.evaluate("""() => {
         const Real = window.WebSocket;
         window.networkDown = true;
+        window.whileDown = {tried: 0, opened: 0, frames: 0};
         window.WebSocket = class extends Real {
             constructor(url, protocols) {
-                super(window.networkDown ? "ws://127.0.0.1:9/" : url, protocols);
+                const down = window.networkDown;
+                super(down ? "ws://127.0.0.1:9/" : url, protocols);
+                if (down) {
+                    window.whileDown.tried += 1;
+                    this.addEventListener("open", () => { window.whileDown.opened += 1; });
+                }
             }
         };
-        window.dashboard.live.ws.close();
+        const live = window.dashboard.live;
+        const receive = live.receive.bind(live);
+        live.receive = (frame) => {
+            if (window.networkDown) window.whileDown.frames += 1;
+            receive(frame);
+        };
+        live.ws.close();
     }""")
     connection_is(page, "offline")
     expect(page.locator("#connection")).to_have_text("Offline — reconnecting")
-    elsewhere(services.assignment_accept, assignment_id=offers[first.pk].pk, volunteer=first)
-    assert Assignment.objects.get(pk=offers[first.pk].pk).status == AssignmentStatus.ACCEPTED
-    page.wait_for_timeout(1500)
-    expect(card.locator("li.need .filled-count")).to_have_text("0/1")  # nothing came through
+    accepted = offers[first.pk].pk
+    elsewhere(services.assignment_accept, assignment_id=accepted, volunteer=first)
+    assert Assignment.objects.get(pk=accepted).status == AssignmentStatus.ACCEPTED
+    # Its frame went out to the channel layer while the page had no socket: whatever
+    # could have reached the page has been sent. Nothing came through: no socket the
+    # page tried opened, no frame reached it (counted, not waited for).
+    wait_until(
+        lambda: DeploymentEvent.objects.filter(
+            assignment_id=accepted, kind="offer.accepted", published_at__isnull=False
+        ).exists(),
+        timeout=20,
+        what="the accept's event to be published",
+    )
+    while_down = page.evaluate("window.whileDown")
+    assert (while_down["opened"], while_down["frames"]) == (0, 0), while_down
+    expect(card.locator("li.need .filled-count")).to_have_text("0/1")
 
     page.evaluate("window.networkDown = false")
     connection_is(page, "live")
@@ -312,4 +337,48 @@ def test_a_commander_follows_the_dashboard_read_only(
     expect(page.locator(f'#offers tr[data-assignment="{offers[first.pk].pk}"]')).to_have_attribute(
         "data-state", "accepted"
     )
+    closed_without_script_errors(context)
+
+
+HOSTILE = "<img src=x onerror=pwned=1>"  # fits a call sign (30 characters)
+
+
+def test_hostile_names_render_as_text_on_the_map(browser, stack, coordinator):
+    """A call sign, an incident title and a township name typed with markup show as
+    that text in the map's labels and tooltips; the markup never runs."""
+    signs_in_on_the_server(coordinator)
+    xinjian = Township.objects.get(name="新建路街道")
+    Township.objects.filter(pk=xinjian.pk).update(name=HOSTILE)
+    Vehicle.objects.create(
+        call_sign=f"舟{HOSTILE}",
+        kind=VehicleKind.BOAT,
+        township=xinjian,
+        capacity=6,
+        max_water_depth_m=Decimal("1.5"),
+        latitude=34.41,
+        longitude=113.75,
+    )
+    elsewhere(
+        incident_open,
+        reporter=coordinator,
+        kind=Incident.Kind.FLOOD_RESCUE,
+        title=f"被困{HOSTILE}",
+        latitude=34.42,
+        longitude=113.76,
+        needs=[NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT, count=1)],
+    )
+    context = desktop(browser, "zh")
+    page = context.new_page()
+    sign_in(page, stack, "coordinator", DEMO_PASSWORD, "/dashboard/")
+    expect(page.locator(".vehicle-marker")).to_have_count(1)
+
+    page.locator(".vehicle-marker").hover()
+    tooltip = page.locator(".leaflet-tooltip", has_text="舟<img")
+    expect(tooltip).to_contain_text(f"舟{HOSTILE}")
+    page.locator("#incident-list li.incident").first.click()
+    expect(page.locator(".leaflet-tooltip.incident-tip.selected")).to_contain_text(HOSTILE)
+
+    assert page.locator(".leaflet-tooltip img").count() == 0
+    assert page.locator(".seat-label", has_text=HOSTILE).count() == 1
+    assert page.evaluate("window.pwned") is None
     closed_without_script_errors(context)

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 
 import { staticModule } from "./static.js";
 
-const { attributeAction, childrenOf, h, keyed } = await staticModule("tongxin/dom.js");
+const { attributeAction, childrenOf, escapeHtml, h, keyed } = await staticModule("tongxin/dom.js");
 
 describe("attributeAction", () => {
   it("leaves out null, undefined and false", () => {
@@ -123,5 +123,19 @@ describe("keyed", () => {
     keyed(list, [{ id: 1 }], build, key);
     keyed(list, [], build, key);
     assert.deepEqual(list.children, []);
+  });
+});
+
+describe("escapeHtml", () => {
+  it("keeps a hostile call sign as text inside markup", () => {
+    assert.equal(
+      escapeHtml(`<img src=x onerror="alert('x')">&`),
+      "&#60;img src=x onerror=&#34;alert(&#39;x&#39;)&#34;&#62;&#38;");
+  });
+
+  it("writes nothing for a missing value, and numbers as they are", () => {
+    assert.equal(escapeHtml(null), "");
+    assert.equal(escapeHtml(undefined), "");
+    assert.equal(escapeHtml(42), "42");
   });
 });

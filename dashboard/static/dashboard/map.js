@@ -2,6 +2,8 @@
 // server configured it draws on a plain background: township seats as labelled points,
 // so the incidents, volunteers and vehicles still have a place to stand.
 
+import { escapeHtml } from "../tongxin/dom.js";
+
 export const PRIORITY_COLOURS = { 4: "#b71c1c", 3: "#e65100", 2: "#1565c0", 1: "#607d8b" };
 
 export class DashboardMap {
@@ -51,7 +53,7 @@ export class DashboardMap {
       L.circleMarker([township.latitude, township.longitude], {
         pane: "seats", radius: 3, color: "#7b8794", weight: 1, fillColor: "#fff", fillOpacity: 1,
         interactive: false,
-      }).bindTooltip(township.name, { permanent: true, direction: "right", className: "seat-label",
+      }).bindTooltip(escapeHtml(township.name), { permanent: true, direction: "right", className: "seat-label",
                                       offset: [4, 0], pane: "seats" })
         .addTo(this.seatLayer);
     }
@@ -102,7 +104,7 @@ export class DashboardMap {
         marker.setLatLng([incident.latitude, incident.longitude]).setStyle(style);
       }
       // The selected incident keeps its title on the map; the others tell on hover.
-      marker.unbindTooltip().bindTooltip(selected ? this.escape(incident.title) : this.tooltipOf(incident), {
+      marker.unbindTooltip().bindTooltip(selected ? escapeHtml(incident.title) : this.tooltipOf(incident), {
         permanent: selected, direction: "top", offset: [0, -10],
         className: selected ? "incident-tip selected" : "incident-tip",
       });
@@ -121,11 +123,7 @@ export class DashboardMap {
       const of = this.ctx.places(need);
       return `${this.ctx.needText(need)}: ${this.ctx.number(need.filled)}${of ? "/" + this.ctx.number(of) : ""}`;
     });
-    return `<b>${this.escape(incident.title)}</b><br>${needs.map(this.escape).join("<br>")}`;
-  }
-
-  escape(text) {
-    return String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+    return `<b>${escapeHtml(incident.title)}</b><br>${needs.map(escapeHtml).join("<br>")}`;
   }
 
   setResources({ volunteers, vehicles }) {
@@ -145,8 +143,8 @@ export class DashboardMap {
         iconSize: [12, 12], iconAnchor: [6, 6],
       });
       L.marker([vehicle.latitude, vehicle.longitude], { icon, keyboard: false })
-        .bindTooltip(`${vehicle.call_sign} · ${this.ctx.label("vehicle_kind", vehicle.kind)} · ` +
-                     this.ctx.label("vehicle_status", vehicle.status))
+        .bindTooltip(escapeHtml(`${vehicle.call_sign} · ${this.ctx.label("vehicle_kind", vehicle.kind)} · ` +
+                                this.ctx.label("vehicle_status", vehicle.status)))
         .addTo(this.vehicleLayer);
     }
   }

@@ -51,6 +51,12 @@ export function keyed(container, rows, build, key) {
   if (!same) container.replaceChildren(...wanted);
 }
 
+// Text made safe to put inside HTML markup (Leaflet's tooltips and popups take HTML):
+// names, titles and call signs are typed by people, so "<img onerror=…>" stays text.
+export function escapeHtml(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 // The data a template embedded with json_script.
 export function embeddedJSON(id) {
   return JSON.parse(document.getElementById(id).textContent);
