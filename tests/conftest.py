@@ -78,39 +78,6 @@ def _real_service_markers(request):
         _skip_or_fail("needs Redis; this run has no REDIS_URL")
 
 
-_RAN_ON = {"postgresql": 0, "redis": 0}
-_ON_REDIS: set[str] = set()
-_ON_DATABASE: set[str] = set()
-
-
-def pytest_collection_modifyitems(items):
-    # What ran on Redis: tests marked `redis`, and, when the run has Redis, the tests
-    # on the channel layer and the location index (both are then Redis).
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(fixtures):
-            _ON_DATABASE.add(item.nodeid)
-        on_redis_backends = {"channel_layer", "live_index"} & set(fixtures)
-        if item.get_closest_marker("redis") or (on_redis_backends and not settings.EMBEDDED):
-            _ON_REDIS.add(item.nodeid)
-
-
-def pytest_runtest_logreport(report):
-    if report.when != "call" or report.outcome != "passed":
-        return
-    if report.nodeid in _ON_DATABASE and connection.vendor == "postgresql":
-        _RAN_ON["postgresql"] += 1
-    if report.nodeid in _ON_REDIS and not settings.EMBEDDED:
-        _RAN_ON["redis"] += 1
-
-
-def pytest_terminal_summary(terminalreporter):
-    terminalreporter.write_line(
-        f"tongxin: {_RAN_ON['postgresql']} tests passed against PostgreSQL, "
-        f"{_RAN_ON['redis']} against Redis"
-    )
-
-
 # --- people ---------------------------------------------------------------------------
 
 

@@ -1,11 +1,25 @@
-"""The production settings: what `check --deploy` says, and Celery set for no loss."""
+"""The production settings: what `check --deploy` says, Celery set for no loss, and beat's
+schedule doing its work."""
 
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from dispatch import events, services
+from dispatch.availability import index_rebuild
+from dispatch.events import DASHBOARD_GROUP, event_record
+from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
+from tests.dispatch.scenes import KM, SITE, open_rescue
+from tests.dispatch.test_events import listen, receive
+from tests.dispatch.test_tasks import empty_this_runs_queue
+from tests.processes import celery_worker, database_url_of_this_run, environment, wait_until
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -77,3 +91,92 @@ def test_it_refuses_a_pool_with_persistent_connections():
     result = _manage("check", environment=environment)
     assert result.returncode != 0
     assert "DB_POOL_MAX_SIZE and DB_CONN_MAX_AGE exclude each other" in result.stderr
+
+
+# --- beat's schedule, run by a real worker with beat (-B) on short intervals -----------
+
+
+def worker_with_beat(**intervals: str):
+    """A `celery worker --beat` on this test's database, with these schedule intervals."""
+    return celery_worker(
+        environment(DATABASE_URL=database_url_of_this_run(), **intervals), beat=True
+    )
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_expires_an_overdue_offer_with_no_explicit_call(live_index, coordinator, make_volunteer):
+    rescuers = [
+        make_volunteer(
+            f"1390000000{n}", on_duty=True, last_latitude=SITE[0] + n * KM, last_longitude=SITE[1]
+        )
+        for n in range(1, 5)
+    ]
+    index_rebuild()
+    incident = open_rescue(coordinator, count=1)
+    first = services.incident_dispatch(incident_id=incident.pk)
+    Assignment.objects.filter(pk__in=[offer.pk for offer in first]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    empty_this_runs_queue()
+
+    def expired_and_offered_again():
+        statuses = dict(
+            Assignment.objects.filter(need__incident=incident).values_list("pk", "status")
+        )
+        expired = all(statuses[offer.pk] == AssignmentStatus.EXPIRED for offer in first)
+        return expired and sorted(pk for pk, s in statuses.items() if s == "offered")
+
+    with worker_with_beat(OFFER_SWEEP_SECONDS="1"):
+        offered_again = wait_until(
+            expired_and_offered_again, timeout=60, what="beat's sweep to expire the offers"
+        )
+
+    # Escalated to the next nearest, who were not asked before.
+    assert {o.volunteer_id for o in Assignment.objects.filter(pk__in=offered_again)} == {
+        rescuers[2].pk,
+        rescuers[3].pk,
+    }
+    expired = DeploymentEvent.objects.filter(kind="offer.expired")
+    assert sorted(expired.values_list("assignment_id", flat=True)) == [o.pk for o in first]
+
+
+def lost_events(volunteer, monkeypatch, *, count: int) -> list[int]:
+    """Events committed by a process that died before publishing them: not sent, not
+    marked published, older than the relay's grace."""
+    seqs = []
+    with monkeypatch.context() as dying:
+        dying.setattr(events, "events_send", lambda batch: 0)
+        for _ in range(count):
+            with transaction.atomic():
+                seqs.append(event_record(kind=EventKind.VOLUNTEER_ON_DUTY, volunteer=volunteer).seq)
+    DeploymentEvent.objects.filter(seq__in=seqs).update(
+        occurred_at=timezone.now() - timedelta(minutes=5)
+    )
+    return seqs
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_republishes_the_events_whose_publication_was_lost(
+    volunteer, channel_layer, monkeypatch
+):
+    dashboard = listen(DASHBOARD_GROUP)
+    already_lost = lost_events(volunteer, monkeypatch, count=1)
+    empty_this_runs_queue()
+
+    def published(seqs):
+        return not DeploymentEvent.objects.filter(seq__in=seqs, published_at=None).exists()
+
+    with worker_with_beat(EVENT_RELAY_SECONDS="1"):
+        # A worker that starts runs the relay once (dispatch.tasks.CatchUpConsumer): only
+        # events lost after that run show that beat relays on its schedule.
+        wait_until(lambda: published(already_lost), timeout=60, what="the first relay")
+        lost = lost_events(volunteer, monkeypatch, count=3)
+        wait_until(lambda: published(lost), timeout=60, what="beat's relay to publish them")
+
+    # Those very events went out, oldest first, each once, and nothing else.
+    frames = [receive(dashboard)["event"]["seq"] for _ in range(1 + len(lost))]
+    assert frames == already_lost + lost

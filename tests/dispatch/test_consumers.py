@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.asgi import application
-from dispatch import events, services
+from dispatch import events, live, services
 from dispatch.availability import index_rebuild
 from dispatch.events import DASHBOARD_GROUP, event_frame, event_record, volunteer_group
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
@@ -65,6 +65,15 @@ async def frames_until(ws, frame_type: str, limit: int = 20) -> list[dict]:
         if frames[-1]["type"] == frame_type:
             return frames
     raise AssertionError(f"no {frame_type} frame in {frames}")
+
+
+async def pong_next(ws) -> dict:
+    """The frame after a ping sent now. The consumer handles one message at a time, in
+    order, so whatever it sent on connecting (a replay, a snapshot) comes before the
+    pong: "nothing more" proven by an answer, not by a pause that hopes it was long
+    enough."""
+    await ws.send_json_to({"type": "ping"})
+    return await ws.receive_json_from(timeout=5)
 
 
 @pytest.fixture
@@ -159,6 +168,38 @@ def test_it_gives_the_dashboard_a_snapshot_then_the_log_as_it_happens(coordinato
 
 
 @pytest.mark.django_db(transaction=True)
+def test_it_joins_its_groups_before_it_reads_where_the_log_stands(coordinator, scene, monkeypatch):
+    """An event that commits just after the socket read the log's position reaches it
+    live. Joined to its groups only after that read, the socket would miss the event's
+    frame, and the client, told a position below the event, would never ask for it."""
+    read_position = live.last_seq
+    committed = []
+
+    def position_then_an_event_commits():
+        position = read_position()
+        if not committed:  # once, while this socket connects
+            with transaction.atomic():
+                event = event_record(kind=EventKind.VOLUNTEER_ON_DUTY, volunteer=scene["other"])
+            committed.append(event.seq)
+        return position
+
+    monkeypatch.setattr(live, "last_seq", position_then_an_event_commits)
+    ws = socket(cookie=session_cookie(coordinator))
+
+    async def scenario():
+        await ws.connect()
+        frames = await frames_until(ws, "event")
+        await ws.disconnect()
+        return frames
+
+    hello, snapshot, event = run(scenario)
+
+    assert snapshot["type"] == "snapshot"
+    assert committed == [hello["last_seq"] + 1]
+    assert event["seq"] == committed[0]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_replays_what_a_dropped_dashboard_missed_and_nothing_else(coordinator, scene):
     cookie = session_cookie(coordinator)
     opened = DeploymentEvent.objects.get(kind="incident.opened").seq
@@ -168,15 +209,15 @@ def test_it_replays_what_a_dropped_dashboard_missed_and_nothing_else(coordinator
         ws = socket(f"/ws/dashboard/?since={opened}", cookie=cookie)
         await ws.connect()
         frames = [await ws.receive_json_from(timeout=5) for _ in range(1 + len(missed))]
-        nothing_more = await ws.receive_nothing(timeout=0.3)
+        after = await pong_next(ws)
         await ws.disconnect()
-        return frames, nothing_more
+        return frames, after
 
-    frames, nothing_more = run(scenario)
+    frames, after = run(scenario)
 
     assert frames[0]["type"] == "hello"
     assert [frame["seq"] for frame in frames[1:]] == missed
-    assert nothing_more
+    assert after == {"type": "pong"}  # nothing more
 
 
 @pytest.mark.django_db(transaction=True)
@@ -328,15 +369,15 @@ def test_it_replays_a_volunteers_own_events_only(scene):
     async def scenario():
         await ws.connect()
         frames = [await ws.receive_json_from(timeout=5) for _ in range(1 + len(mine))]
-        nothing_more = await ws.receive_nothing(timeout=0.3)
+        after = await pong_next(ws)
         await ws.disconnect()
-        return frames, nothing_more
+        return frames, after
 
-    frames, nothing_more = run(scenario)
+    frames, after = run(scenario)
 
     assert [frame["seq"] for frame in frames[1:]] == mine
     assert all(frame["volunteer"] == scene["rescuer"].pk for frame in frames[1:])
-    assert nothing_more
+    assert after == {"type": "pong"}  # nothing more
 
 
 # --- frames in seq order, once ----------------------------------------------------------
@@ -361,6 +402,20 @@ async def publish_late(event: DeploymentEvent, *groups: str):
         await get_channel_layer().group_send(group, {"type": "log.event", "event": frame})
 
 
+async def frames_before_a_last_event(ws, monkeypatch, volunteer, group: str) -> list[dict]:
+    """The frames the socket gets before one more event, committed now and published to
+    `group` after everything the test sent there. A consumer gets its channel's
+    messages in the order they were sent and handles them one at a time, so a frame it
+    wrongly let through would arrive before this one: "nothing more" proven by a frame
+    that must come next, not by a pause that hopes it was long enough."""
+    (last,) = await database_sync_to_async(unpublished_events)(monkeypatch, volunteer)
+    await publish_late(last, group)
+    frames = []
+    while (frame := await ws.receive_json_from(timeout=5)).get("seq") != last.seq:
+        frames.append(frame)
+    return frames
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_fills_a_gap_from_the_log_so_the_dashboard_gets_frames_in_order(
     coordinator, scene, monkeypatch
@@ -379,14 +434,14 @@ def test_it_fills_a_gap_from_the_log_so_the_dashboard_gets_frames_in_order(
         # Then the late frame, and the relay's second publication: both already sent.
         await publish_late(first, DASHBOARD_GROUP)
         await publish_late(second, DASHBOARD_GROUP)
-        nothing_more = await ws.receive_nothing(timeout=0.3)
+        more = await frames_before_a_last_event(ws, monkeypatch, scene["rescuer"], DASHBOARD_GROUP)
         await ws.disconnect()
-        return [first.seq, second.seq], frames, nothing_more
+        return [first.seq, second.seq], frames, more
 
-    seqs, frames, nothing_more = run(scenario)
+    seqs, frames, more = run(scenario)
 
     assert [frame["seq"] for frame in frames] == seqs
-    assert nothing_more
+    assert more == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -402,19 +457,21 @@ def test_it_fills_a_phones_gap_with_its_own_events_only(scene, monkeypatch):
         )
         await publish_late(mine_too, volunteer_group(rescuer.pk))
         frames = [await ws.receive_json_from(timeout=5) for _ in range(2)]
-        nothing_more = await ws.receive_nothing(timeout=0.3)
+        more = await frames_before_a_last_event(
+            ws, monkeypatch, rescuer, volunteer_group(rescuer.pk)
+        )
         await ws.disconnect()
-        return [mine.seq, mine_too.seq], frames, nothing_more, theirs.seq
+        return [mine.seq, mine_too.seq], frames, more, theirs.seq
 
-    seqs, frames, nothing_more, theirs = run(scenario)
+    seqs, frames, more, theirs = run(scenario)
 
     assert [frame["seq"] for frame in frames] == seqs
     assert theirs not in [frame["seq"] for frame in frames]
-    assert nothing_more
+    assert more == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_does_not_send_again_a_frame_the_replay_sent(coordinator, scene):
+def test_it_does_not_send_again_a_frame_the_replay_sent(coordinator, scene, monkeypatch):
     opened = DeploymentEvent.objects.get(kind="incident.opened")
     missed = DeploymentEvent.objects.filter(seq__gt=opened.seq).count()
     ws = socket(f"/ws/dashboard/?since={opened.seq - 1}", cookie=session_cookie(coordinator))
@@ -424,14 +481,14 @@ def test_it_does_not_send_again_a_frame_the_replay_sent(coordinator, scene):
         frames = [await ws.receive_json_from(timeout=5) for _ in range(2 + missed)]
         # A publication of the opening that was still on its way during the replay.
         await publish_late(opened, DASHBOARD_GROUP)
-        nothing_more = await ws.receive_nothing(timeout=0.3)
+        more = await frames_before_a_last_event(ws, monkeypatch, scene["rescuer"], DASHBOARD_GROUP)
         await ws.disconnect()
-        return frames, nothing_more
+        return frames, more
 
-    frames, nothing_more = run(scenario)
+    frames, more = run(scenario)
 
     assert frames[1]["seq"] == opened.seq
-    assert nothing_more
+    assert more == []
 
 
 # --- what a phone is told, in its language ----------------------------------------------------
@@ -558,12 +615,12 @@ def test_it_replays_to_a_crew_member_the_events_of_their_vehicle(scene, township
     async def scenario():
         await ws.connect()
         frames = [await ws.receive_json_from(timeout=5) for _ in range(2 + len(mine))]
-        nothing_more = await ws.receive_nothing(timeout=0.3)
+        after = await pong_next(ws)
         await ws.disconnect()
-        return frames, nothing_more
+        return frames, after
 
-    frames, nothing_more = run(scenario)
+    frames, after = run(scenario)
 
     assert [frame["seq"] for frame in frames[1:]] == [*mine, trucks.seq]
     assert frames[-1]["vehicle"] == truck.pk
-    assert nothing_more
+    assert after == {"type": "pong"}  # nothing more

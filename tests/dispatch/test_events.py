@@ -1,4 +1,5 @@
 import asyncio
+import copy
 import threading
 from datetime import timedelta
 
@@ -11,7 +12,9 @@ from django.utils import timezone
 from dispatch import events
 from dispatch.events import DASHBOARD_GROUP, event_record, events_relay, volunteer_group
 from dispatch.models import DeploymentEvent, EventKind
+from tests.dispatch.test_services import backend_pid, blocked_by
 from tests.incidents.test_services import open_flood_rescue
+from tests.processes import free_port, wait_until
 
 
 def record_duty_event(volunteer):
@@ -46,29 +49,43 @@ def test_it_commits_events_in_sequence_order(volunteer):
     second writer waits for the first writer's commit before taking its number."""
     first_has_number = threading.Event()
     let_first_commit = threading.Event()
-    seqs = {}
+    seqs, pids = {}, {}
 
     def first_writer():
+        pids["first"] = backend_pid()
         with transaction.atomic():
             seqs["first"] = record_duty_event(volunteer).seq
             first_has_number.set()
-            let_first_commit.wait(timeout=30)
+            let_first_commit.wait(timeout=60)
         connection.close()
 
     def second_writer():
+        pids["second"] = backend_pid()
         with transaction.atomic():
             seqs["second"] = record_duty_event(volunteer).seq
         connection.close()
 
     first = threading.Thread(target=first_writer)
     first.start()
-    first_has_number.wait(timeout=30)
-    second = threading.Thread(target=second_writer)
-    second.start()
-    second.join(timeout=1)
-    blocked_while_first_open = second.is_alive()
-    let_first_commit.set()
-    first.join()
+    try:
+        assert first_has_number.wait(timeout=30)
+        second = threading.Thread(target=second_writer)
+        second.start()
+        # Either the second writer is seen waiting for the first's lock, or it finished
+        # without waiting: no pause that hopes it has got there by then.
+        wait_until(
+            lambda: (
+                "second" in seqs
+                or not second.is_alive()
+                or ("second" in pids and pids["first"] in blocked_by(pids["second"]))
+            ),
+            timeout=30,
+            what="the second writer to wait for the first or to finish",
+        )
+        blocked_while_first_open = "second" not in seqs and second.is_alive()
+    finally:
+        let_first_commit.set()
+        first.join()
     second.join()
 
     assert blocked_while_first_open
@@ -196,3 +213,35 @@ def test_it_does_not_publish_the_event_of_a_rolled_back_savepoint(
     assert after.seq == before.seq + 1
     open_flood_rescue(coordinator)
     assert receive(dashboard)["event"]["kind"] == "incident.opened"
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_it_leaves_an_event_unpublished_when_publishing_fails_until_the_relay_sends_it(
+    volunteer, channel_layer, settings
+):
+    reachable = settings.CHANNEL_LAYERS
+    unreachable = copy.deepcopy(reachable)
+    # A port nobody listens on: the channel layer's Redis is down.
+    unreachable["default"]["CONFIG"]["hosts"][0]["address"] = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CHANNEL_LAYERS = unreachable
+
+    with transaction.atomic():
+        lost = record_duty_event(volunteer)
+
+    # Committed, its publication failed after the commit: it waits for the relay.
+    assert DeploymentEvent.objects.get(seq=lost.seq).published_at is None
+    settings.CHANNEL_LAYERS = reachable  # Redis is back
+    with transaction.atomic():
+        later = record_duty_event(volunteer)
+    assert DeploymentEvent.objects.get(seq=later.seq).published_at is not None
+    assert DeploymentEvent.objects.get(seq=lost.seq).published_at is None
+    dashboard = listen(DASHBOARD_GROUP)
+    DeploymentEvent.objects.filter(seq=lost.seq).update(
+        occurred_at=timezone.now() - timedelta(seconds=events.RELAY_GRACE_SECONDS + 1)
+    )
+
+    assert events_relay() == 1
+
+    assert receive(dashboard)["event"]["seq"] == lost.seq
+    assert DeploymentEvent.objects.get(seq=lost.seq).published_at is not None

@@ -11,7 +11,13 @@ from django.utils import timezone, translation
 from dispatch import services
 from dispatch.availability import index_rebuild
 from dispatch.location_index import volunteer_key
-from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
+from dispatch.models import (
+    Assignment,
+    AssignmentStatus,
+    DeploymentEvent,
+    EventKind,
+    EventSequence,
+)
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_resolve
 from tests.dispatch import scenes
@@ -165,6 +171,36 @@ def test_it_refuses_an_offer_accepted_after_its_time_before_the_sweep(coordinato
         services.assignment_accept(assignment_id=offer.pk, volunteer=rescuers[0])
 
 
+# The documented defaults (README, OFFER_TIMEOUT_*), which this suite runs with.
+TIME_OUTS = {
+    Incident.Priority.CRITICAL: 90,
+    Incident.Priority.HIGH: 180,
+    Incident.Priority.NORMAL: 600,
+    Incident.Priority.LOW: 1800,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("priority", "seconds"), TIME_OUTS.items(), ids=["critical", "high", "normal", "low"]
+)
+def test_it_gives_an_offer_the_time_out_of_its_incidents_priority(
+    coordinator, rescuers, priority, seconds
+):
+    incident = open_rescue(coordinator, count=1, priority=priority)
+
+    before = timezone.now()
+    services.incident_dispatch(incident_id=incident.pk)
+    after = timezone.now()
+
+    time_out = timedelta(seconds=seconds)
+    expiries = Assignment.objects.filter(need__incident=incident).values_list(
+        "expires_at", flat=True
+    )
+    assert expiries
+    assert all(before + time_out <= expires_at <= after + time_out for expires_at in expiries)
+
+
 # --- after accepting ----------------------------------------------------------------------
 
 
@@ -205,6 +241,41 @@ def test_it_takes_a_volunteer_out_of_the_index_while_busy_and_back_after(
         "assignment.on_scene",
         "assignment.completed",
     ]
+
+
+@pytest.mark.django_db
+def test_it_withdraws_the_other_offers_of_a_volunteer_who_took_a_task(
+    coordinator, rescuers, django_capture_on_commit_callbacks
+):
+    taken = open_rescue(coordinator, count=1).needs.get()
+    other = open_rescue(coordinator, count=1).needs.get()
+    busy, free = rescuers[0], rescuers[1]
+    offers = {
+        (need.pk, volunteer.pk): Assignment.objects.create(
+            need=need, volunteer=volunteer, status=AssignmentStatus.OFFERED
+        )
+        for need in (taken, other)
+        for volunteer in (busy, free)
+    }
+    # The accept's commit hooks run (the busy volunteer leaves the location index);
+    # the withdrawal they queue is run here, by hand.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.assignment_accept(assignment_id=offers[taken.pk, busy.pk].pk, volunteer=busy)
+
+    need_ids = services.offers_withdraw_from_busy(volunteer_id=busy.pk)
+
+    assert need_ids == [other.pk]
+    withdrawn = Assignment.objects.get(pk=offers[other.pk, busy.pk].pk)
+    assert (withdrawn.status, withdrawn.reason) == (
+        AssignmentStatus.WITHDRAWN,
+        "accepted another task",
+    )
+    assert kinds(assignment=withdrawn)[-1] == "offer.withdrawn"
+    # Someone free keeps their offer; the need is offered again to others.
+    assert Assignment.objects.get(pk=offers[other.pk, free.pk].pk).status == "offered"
+    again = services.needs_dispatch(need_ids=need_ids)
+    assert again
+    assert busy.pk not in {offer.volunteer_id for offer in again}
 
 
 @pytest.mark.django_db
@@ -542,3 +613,109 @@ def test_it_confirms_a_delivery_while_an_accept_fills_the_need(coordinator, resc
     confirmed = Assignment.objects.get(pk=others_offer)
     assert confirmed.status == AssignmentStatus.WITHDRAWN
     assert confirmed.delivered_at is not None
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def blocked_by(pid: int) -> set[int]:
+    """The PostgreSQL backends whose locks the backend `pid` is waiting for (none when
+    it is not waiting): read from another connection, a probe that cannot pass by
+    accident, unlike a pause that hopes the other side has got there."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_blocking_pids(%s)", [pid])
+        return set(cursor.fetchone()[0])
+
+
+class Clock:
+    """django.utils.timezone for dispatch.services, with `now` set by the test."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def now(self):
+        return self.at
+
+    def __getattr__(self, name):
+        return getattr(timezone, name)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_never_expires_an_offer_accepted_while_the_sweep_waited_for_it(
+    coordinator, rescuers, monkeypatch
+):
+    """An accept at the last second holds the need while the sweep, whose clock says the
+    offer is due, has already chosen it: the sweep waits for the need, then must find
+    the offer accepted and leave it."""
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    volunteer = rescuers[0]
+    offer = offer_of(volunteer)
+    clock = Clock(offer.expires_at - timedelta(seconds=1))
+    monkeypatch.setattr(services, "timezone", clock)
+    pids, outcomes = {}, {}
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_log():
+        # Services log their events last (DESIGN.md, decisions): an accept waiting for
+        # the log's sequence has passed every check and written the offer's new status.
+        with transaction.atomic():
+            pids["holder"] = backend_pid()
+            EventSequence.objects.select_for_update().get(pk=1)
+            holding.set()
+            release.wait(timeout=60)
+        connection.close()
+
+    def in_a_thread(name, call):
+        def run():
+            try:
+                pids[name] = backend_pid()
+                outcomes[name] = call()
+            except Exception as error:  # noqa: BLE001 - the outcome is what the test checks
+                outcomes[name] = error
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    holder = threading.Thread(target=hold_the_log)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        accepter = in_a_thread(
+            "accept",
+            lambda: services.assignment_accept(assignment_id=offer.pk, volunteer=volunteer),
+        )
+        wait_until(
+            lambda: "accept" in pids and pids["holder"] in blocked_by(pids["accept"]),
+            timeout=30,
+            what="the accept to wait for the log, holding the need",
+        )
+        clock.at = offer.expires_at + timedelta(seconds=1)  # the offer is due now
+        sweeper = in_a_thread("sweep", services.offers_expire)
+        sweep_waited = wait_until(
+            lambda: (
+                "sweep" in outcomes
+                or ("sweep" in pids and pids["accept"] in blocked_by(pids["sweep"]))
+            ),
+            timeout=30,
+            what="the sweep to wait for the need the accept holds",
+        )
+        sweep_waited = "sweep" not in outcomes
+    finally:
+        release.set()
+        holder.join()
+    accepter.join()
+    sweeper.join()
+
+    assert sweep_waited, outcomes  # it chose the offer before the accept committed
+    assert isinstance(outcomes["accept"], Assignment), outcomes
+    assert outcomes["sweep"] == [], outcomes
+    assert Assignment.objects.get(pk=offer.pk).status == AssignmentStatus.ACCEPTED
+    assert kinds(assignment=offer) == ["offer.made", "offer.accepted"]

@@ -10,6 +10,7 @@ from django.utils import timezone
 from dispatch import services, tasks
 from dispatch.availability import index_rebuild
 from dispatch.events import DASHBOARD_GROUP, event_record
+from dispatch.location_index import volunteer_key
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from dispatch.tasks import events_relay, offers_expire
 from tests.dispatch.scenes import KM, SITE
@@ -102,6 +103,61 @@ def test_it_dispatches_expires_and_escalates_through_a_real_worker(
     assert first == [rescuers[0].pk, rescuers[1].pk]
     assert second == [rescuers[2].pk, rescuers[3].pk]
     assert Assignment.objects.filter(status=AssignmentStatus.EXPIRED).count() == 2
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_withdraws_a_busy_volunteers_other_offers_through_a_real_worker(
+    live_index, coordinator, rescuers
+):
+    taken = open_rescue(coordinator, count=1).needs.get()
+    other = open_rescue(coordinator, count=1).needs.get()
+    busy, free = rescuers[0], rescuers[1]
+    offers = {
+        (need.pk, volunteer.pk): Assignment.objects.create(
+            need=need, volunteer=volunteer, status=AssignmentStatus.OFFERED
+        )
+        for need in (taken, other)
+        for volunteer in (busy, free)
+    }
+    empty_this_runs_queue()  # the dispatches the two incidents queued: not this test's
+
+    def offered_again():
+        return list(
+            Assignment.objects.filter(need=other, status=AssignmentStatus.OFFERED)
+            .exclude(pk__in=[offer.pk for offer in offers.values()])
+            .values_list("volunteer_id", flat=True)
+        )
+
+    with celery_worker(environment(DATABASE_URL=database_url_of_this_run())):
+        # Nobody calls the withdrawal: the accept queues it after its commit.
+        services.assignment_accept(assignment_id=offers[taken.pk, busy.pk].pk, volunteer=busy)
+        again = wait_until(
+            offered_again, timeout=60, what="the worker to withdraw the offer and offer again"
+        )
+
+    withdrawn = Assignment.objects.get(pk=offers[other.pk, busy.pk].pk)
+    assert (withdrawn.status, withdrawn.reason) == (
+        AssignmentStatus.WITHDRAWN,
+        services.ACCEPTED_ANOTHER,
+    )
+    assert Assignment.objects.get(pk=offers[other.pk, free.pk].pk).status == "offered"
+    assert busy.pk not in again
+    assert DeploymentEvent.objects.filter(assignment=withdrawn, kind="offer.withdrawn").exists()
+
+
+@pytest.mark.django_db
+def test_it_rebuilds_the_location_index_from_the_database(live_index, rescuers):
+    live_index.replace_all({})  # Redis restarted: it keeps nothing on disk
+
+    sizes = tasks.index_reconcile()
+
+    assert sizes == {volunteer_key("rescue"): len(rescuers)}
+    hits = live_index.search(
+        volunteer_key("rescue"), latitude=SITE[0], longitude=SITE[1], radius_km=50, count=10
+    )
+    assert [hit.member for hit in hits] == [volunteer.pk for volunteer in rescuers]
 
 
 def run_here(task, *args):

@@ -1,6 +1,7 @@
 """The SMS fallback (dispatch.sms.offers): offers no phone confirmed go out by SMS, once,
 each with its own reply code."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from dispatch.models import (
     SmsDirection,
     SmsMessage,
 )
+from dispatch.sms import offers as sms_offers
 from dispatch.sms.offers import offers_sms_fallback
 from incidents.models import Need
 from incidents.services import NeedSpec
@@ -89,6 +91,39 @@ def test_it_texts_each_offer_once_when_two_sweeps_race(coordinator, rescuers, ou
         "13900000002",
         "13900000003",
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_texts_a_retried_offer_once_when_two_sweeps_race(
+    coordinator, rescuers, gateway, monkeypatch
+):
+    offers = old_offers(coordinator)  # two offers
+    gateway.state["status"] = 500
+    assert offers_sms_fallback() == 0  # refused: each keeps its code row, unsent, unclaimed
+    gateway.state["status"] = 200
+    claim = sms_offers._claim
+    # Per offer: both sweeps have chosen it before either claims it, and both have
+    # tried to claim it before either sends: the claim alone decides who texts.
+    barriers = {offer.pk: (threading.Barrier(2), threading.Barrier(2)) for offer in offers}
+
+    def claim_together(assignment, recipients, now):
+        chosen, claimed = barriers[assignment.pk]
+        chosen.wait(timeout=30)
+        try:
+            return claim(assignment, recipients, now)
+        finally:
+            claimed.wait(timeout=30)
+
+    monkeypatch.setattr(sms_offers, "_claim", claim_together)
+
+    outcomes = race(offers_sms_fallback, offers_sms_fallback)
+
+    assert all(isinstance(texted, int) for texted in outcomes), outcomes
+    assert sum(outcomes) == 2, outcomes  # each offer texted by one sweep
+    retried = [sent["json"]["to"] for sent in gateway.received[2:]]
+    assert sorted(retried) == ["13900000001", "13900000002"]
+    assert OfferSmsCode.objects.filter(sent_at__isnull=False).count() == 2
 
 
 @pytest.mark.django_db
