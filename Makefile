@@ -28,6 +28,7 @@ node_modules/.installed: package-lock.json
 # Sets up and runs the whole system. With no DATABASE_URL / REDIS_URL: SQLite, the
 # in-process channel layer and Celery in threads of the server (embedded default).
 run: install
+	@$(BIN)/python -m config.bind_guard $(HOST)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo

@@ -9,6 +9,7 @@ on Redis, the Redis location index).
 """
 
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,8 +41,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Behind the load balancer TLS ends at the proxy; HTTPS says the public URL is https.
+# Django does not read X-Forwarded-Proto itself (no SECURE_PROXY_SSL_HEADER): anyone can
+# send that header. uvicorn (--proxy-headers) takes the scheme and the client's address
+# from it only when the connection comes from FORWARDED_ALLOW_IPS, the proxy's address,
+# and Django sees the result in the request.
 HTTPS = env_bool("HTTPS", default=not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = HTTPS
 # Load balancers probe over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -65,9 +69,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "volunteers",
     "incidents",
     "dispatch",
+    # Idempotency keys of the API's creating POSTs: shared by the domain apps' APIs.
+    "config.idempotency",
     # The faces, one per kind of user (README: Architecture).
     "dashboard",
     "phone",
@@ -75,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a 5xx from /api/ is JSON, wherever inside it came from.
+    "config.api.api_server_errors_as_json",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,7 +93,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for too many failures into a 429 (pages/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-in throttling (django-axes): after SIGN_IN_FAILURE_LIMIT failed sign-ins for one
+# account, or from one client address, further attempts are refused for
+# SIGN_IN_LOCKOUT_MINUTES — on the pages and on /api/auth/token/ alike. Attempts are
+# kept in PostgreSQL, shared by every web process, and still counted when Redis is
+# down. Behind the proxy, uvicorn's --proxy-headers gives the client's own address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGN_IN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "pages.lockout.lockout_response"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -185,7 +212,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.CappedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -211,8 +238,15 @@ SPECTACULAR_SETTINGS = {
 
 # --- Channels -----------------------------------------------------------------------
 
+# channels-redis drops a group member this long after it joined (see CHANNEL_LAYERS).
+CHANNEL_GROUP_EXPIRY_SECONDS = env_int("CHANNEL_GROUP_EXPIRY_SECONDS", 86400)
 if EMBEDDED:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"group_expiry": CHANNEL_GROUP_EXPIRY_SECONDS},
+        }
+    }
 else:
     CHANNEL_LAYERS = {
         "default": {
@@ -236,6 +270,10 @@ else:
                 "capacity": env_int("CHANNEL_CAPACITY", 1000),
                 "expiry": env_int("CHANNEL_EXPIRY_SECONDS", 30),
                 "prefix": env_str("CHANNEL_PREFIX", "tongxin"),
+                # A socket's group membership lapses this long after it (re)joined:
+                # set on purpose, and consumers re-join every WS_RECHECK_SECONDS, far
+                # sooner, so a phone left open for weeks keeps receiving.
+                "group_expiry": CHANNEL_GROUP_EXPIRY_SECONDS,
             },
         }
     }
@@ -263,6 +301,10 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# After losing Redis the worker tries it again every second, for ever (Celery's default
+# gives up after 100 tries), and asks for the sweeps once it is back (dispatch.tasks).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "dispatch.tasks:CatchUpConsumer"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "relay-unpublished-events": {
@@ -277,6 +319,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dispatch.tasks.needs_redispatch",
         "schedule": float(env_int("REDISPATCH_SECONDS", 30)),
     },
+    # A withdrawal whose task the broker lost (DESIGN.md §4 rule 3): open offers of
+    # whoever is busy are withdrawn and their needs offered to others.
+    "withdraw-offers-of-the-busy": {
+        "task": "dispatch.tasks.offers_withdraw_from_busy_sweep",
+        "schedule": float(env_int("WITHDRAW_SWEEP_SECONDS", 10)),
+    },
     "reconcile-location-index": {
         "task": "dispatch.tasks.index_reconcile",
         "schedule": float(env_int("INDEX_RECONCILE_SECONDS", 60)),
@@ -285,7 +333,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dispatch.tasks.offers_sms_fallback",
         "schedule": float(env_int("SMS_SWEEP_SECONDS", 10)),
     },
+    "expire-idempotency-keys": {
+        "task": "dispatch.tasks.idempotency_keys_expire",
+        "schedule": 3600.0,
+    },
+    "forget-old-personal-data": {
+        "task": "dispatch.tasks.personal_data_expire",
+        "schedule": 3600.0,
+    },
 }
+
+# What is kept only for a while (dispatch.tasks.personal_data_expire, hourly).
+LOCATION_RETENTION_DAYS = env_int("LOCATION_RETENTION_DAYS", 30)
+SMS_RETENTION_DAYS = env_int("SMS_RETENTION_DAYS", 90)
+TOKEN_MAX_AGE_DAYS = env_int("TOKEN_MAX_AGE_DAYS", 90)
 
 # --- Dispatch -----------------------------------------------------------------------
 
@@ -303,12 +364,19 @@ URGENT_EXTRA_OFFERS_PERCENT = env_int("URGENT_EXTRA_OFFERS_PERCENT", 50)
 # Candidates fetched from the location index per offer wanted, before filtering.
 CANDIDATES_PER_OFFER = env_int("CANDIDATES_PER_OFFER", 10)
 
+# A creating POST's Idempotency-Key and its answer are kept this long for retries
+# (config/idempotency), then deleted by beat every hour.
+IDEMPOTENCY_KEY_HOURS = env_int("IDEMPOTENCY_KEY_HOURS", 24)
+
 # --- Live delivery (docs/websockets.md) -----------------------------------------------
 
 WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 8192)
 WS_RATE_LIMIT_PER_MINUTE = env_int("WS_RATE_LIMIT_PER_MINUTE", 120)
 # A client further behind than this many events gets a fresh snapshot, not a replay.
 WS_REPLAY_LIMIT = env_int("WS_REPLAY_LIMIT", 1000)
+# How often an open socket checks that its user may still have it (not deactivated,
+# token or session not revoked, role kept) and re-joins its groups.
+WS_RECHECK_SECONDS = env_int("WS_RECHECK_SECONDS", 300)
 
 # --- Pages ----------------------------------------------------------------------------
 
@@ -338,6 +406,8 @@ SMS_OUTBOX_FILE = env_str("SMS_OUTBOX_FILE")
 SMS_HTTP_URL = env_str("SMS_HTTP_URL")
 SMS_HTTP_TOKEN = env_str("SMS_HTTP_TOKEN")
 SMS_HTTP_TIMEOUT_SECONDS = env_int("SMS_HTTP_TIMEOUT_SECONDS", 10)
+# Replies to numbers that are no volunteer's, in all, per hour (each costs an SMS).
+SMS_STRANGER_REPLIES_PER_HOUR = env_int("SMS_STRANGER_REPLIES_PER_HOUR", 60)
 # The gateway's inbound webhook sends this in X-Tongxin-Sms-Secret; empty: webhook off.
 SMS_INBOUND_SECRET = env_str("SMS_INBOUND_SECRET")
 

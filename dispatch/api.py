@@ -14,6 +14,11 @@ from config.api import (
     IsVolunteer,
     query_filters,
 )
+from config.idempotency.services import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    KEY_REUSED_RESPONSE,
+    idempotent,
+)
 from dispatch import services
 from dispatch.models import OPEN_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
 from dispatch.selectors import log_events
@@ -349,8 +354,16 @@ class NeedAssign(APIView):
 
     permission_classes = [IsCoordinator]
 
-    @extend_schema(request=ManualAssignSerializer, responses=AssignmentSerializer)
+    @extend_schema(
+        request=ManualAssignSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: AssignmentSerializer, 422: KEY_REUSED_RESPONSE},
+    )
     def post(self, request, pk: int):
+        # A retry with the same Idempotency-Key gets the first answer (config/idempotency).
+        return idempotent(request, lambda: self._assign(request, pk))
+
+    def _assign(self, request, pk: int):
         data = _validated(ManualAssignSerializer, request)
         get_object_or_404(Need, pk=pk)
         target = services.ManualTarget(volunteer=data.get("volunteer"), vehicle=data.get("vehicle"))

@@ -3,27 +3,34 @@
 The database is the truth (DESIGN.md §4); the location index is derived from it:
 
 - a volunteer is available when on duty, with a known position (last reported, else
-  home) and not busy (no assignment in ACTIVE_STATUSES). An available volunteer is in
-  volunteer_key(skill) for each of their skills;
+  home) and not busy (not engaged on active work: dispatch.models.Engagement). An
+  available volunteer is in volunteer_key(skill) for each of their skills;
 - a vehicle is available when its status is AVAILABLE, it has a position and no
   active assignment. It is then in vehicle_key(kind).
 
 The services that change duty, positions or assignments call availability_sync_on_commit
 in their transaction; the index follows once the change has committed, so a rolled-back
 change never reaches it. index_rebuild recomputes the whole index: on start (Redis keeps
-nothing on disk here) and periodically, to repair whatever a lost hook missed.
+nothing on disk here) and periodically, to repair whatever a lost hook missed. And the
+candidate search never reads an index Redis lost (dispatch.selectors): index_ensure_built
+rebuilds it first when the mark of its last build is gone (Redis restarted or flushed),
+and index_repair_if_empty when a search found a key empty that the database says holds
+someone. Rebuilds take the index's rebuild lock, so workers wait for one another's
+rebuild instead of each doing their own.
 
 This module reads the database and writes only the index.
 """
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Q
 
 from dispatch.location_index import location_index, vehicle_key, volunteer_key
-from dispatch.models import ACTIVE_STATUSES, Assignment
+from dispatch.models import ACTIVE_STATUSES, Assignment, Engagement
 from volunteers.models import Skill, Vehicle, VehicleKind, VehicleStatus, Volunteer
 
 logger = logging.getLogger(__name__)
@@ -64,12 +71,22 @@ def volunteer_is_available(volunteer, *, busy: bool) -> bool:
     return bool(volunteer.on_duty) and not busy and volunteer_position(volunteer) is not None
 
 
+def _personal_work():
+    return Assignment.objects.filter(status__in=ACTIVE_STATUSES, volunteer__isnull=False)
+
+
 def volunteer_busy_ids() -> set[int]:
-    """Volunteers busy now: each holds an assignment in ACTIVE_STATUSES."""
-    return set(
-        Assignment.objects.filter(status__in=ACTIVE_STATUSES, volunteer__isnull=False)
-        .values_list("volunteer_id", flat=True)
-        .distinct()
+    """Volunteers on active work: their own assignment, or a vehicle's they answered for
+    and so went with (dispatch.models.Engagement)."""
+    personal = _personal_work().values_list("volunteer_id", flat=True)
+    aboard = Engagement.objects.values_list("volunteer_id", flat=True)
+    return set(personal) | set(aboard)
+
+
+def volunteer_is_busy(volunteer_id: int) -> bool:
+    return (
+        _personal_work().filter(volunteer_id=volunteer_id).exists()
+        or Engagement.objects.filter(volunteer_id=volunteer_id).exists()
     )
 
 
@@ -101,9 +118,7 @@ def availability_sync_volunteer(*, volunteer_id: int) -> None:
     skills: set[str] = set()
     position = None
     if volunteer is not None:
-        busy = Assignment.objects.filter(
-            volunteer_id=volunteer_id, status__in=ACTIVE_STATUSES
-        ).exists()
+        busy = volunteer_is_busy(volunteer_id)
         if volunteer_is_available(volunteer, busy=busy):
             position = volunteer_position(volunteer)
             skills = set(volunteer.skills.values_list("code", flat=True))
@@ -206,6 +221,15 @@ def index_contents() -> Contents:
     return dict(contents)
 
 
+# How long a rebuild waits for another process's to finish before doing its own (a
+# rebuild is idempotent: two at once cost time, never correctness).
+REBUILD_WAIT_SECONDS = 30
+# A key found empty is not rebuilt for again within this many seconds of the last build:
+# should the database and the index disagree on who is available, searches must not
+# turn into one rebuild each.
+EMPTY_KEY_REBUILD_AFTER_SECONDS = 10
+
+
 def index_rebuild() -> dict[str, int]:
     """Make the index what the database says, and return the size of each key.
 
@@ -214,6 +238,75 @@ def index_rebuild() -> dict[str, int]:
     whatever differs from the first reading is applied member by member: a change that
     committed before the second reading is in the index when this returns."""
     index = location_index()
+    with index.rebuild_lock(wait_seconds=REBUILD_WAIT_SECONDS):
+        return _rebuild(index)
+
+
+def index_ensure_built() -> bool:
+    """Rebuild the index now if it was never built since its store started: Redis
+    restarted empty (it keeps nothing on disk here) or was flushed, and the syncs since
+    put back only whom they touched. One GET when all is well; True when it rebuilt.
+
+    Of several workers finding it missing at once, one rebuilds; the others wait for
+    the lock, then find the mark back and search."""
+    index = location_index()
+    if index.built_at() is not None:
+        return False
+    with index.rebuild_lock(wait_seconds=REBUILD_WAIT_SECONDS):
+        if index.built_at() is not None:
+            return False  # rebuilt by another while we waited
+        logger.warning("the location index was lost (Redis restarted or flushed): rebuilding")
+        _rebuild(index)
+        return True
+
+
+def index_repair_if_empty(keys: list[str]) -> bool:
+    """A search of these index keys found no one. When they are all empty while the
+    database holds someone available for one of them, the index lost them: rebuild it,
+    unless it was built moments ago (EMPTY_KEY_REBUILD_AFTER_SECONDS). True when it
+    rebuilt (or another did meanwhile): search again."""
+    index = location_index()
+    if any(index.size(key) for key in keys) or not _database_has_available(keys):
+        return False
+    built_at = index.built_at()
+    if built_at is not None and time.time() - built_at < EMPTY_KEY_REBUILD_AFTER_SECONDS:
+        return False
+    with index.rebuild_lock(wait_seconds=REBUILD_WAIT_SECONDS):
+        if index.built_at() != built_at:
+            return True  # rebuilt by another while we waited
+        logger.warning("location index keys %s found empty: rebuilding", keys)
+        _rebuild(index)
+        return True
+
+
+def _database_has_available(keys: list[str]) -> bool:
+    """Whether the database says someone available belongs in one of these keys: the
+    rules of index_contents, for a few keys."""
+    skills = [key.split(":", 1)[1] for key in keys if key.startswith(volunteer_key(""))]
+    kinds = [key.split(":", 1)[1] for key in keys if key.startswith(vehicle_key(""))]
+    if skills:
+        volunteers = Volunteer.objects.filter(on_duty=True, skills__code__in=skills).exclude(
+            pk__in=list(volunteer_busy_ids())
+        )
+        with_position = volunteers.filter(
+            Q(last_latitude__isnull=False, last_longitude__isnull=False)
+            | Q(home_latitude__isnull=False, home_longitude__isnull=False)
+        )
+        if with_position.exists():
+            return True
+    if kinds:
+        vehicles = Vehicle.objects.filter(
+            kind__in=kinds,
+            status=VehicleStatus.AVAILABLE,
+            latitude__isnull=False,
+            longitude__isnull=False,
+        ).exclude(pk__in=list(vehicle_busy_ids()))
+        if vehicles.exists():
+            return True
+    return False
+
+
+def _rebuild(index) -> dict[str, int]:
     first = index_contents()
     index.replace_all(first)
     second = index_contents()

@@ -1,6 +1,7 @@
 """WebSocket consumers (docs/websockets.md): thin. Authorise in connect, join the
 groups, then send where the client stands; requests go to the services."""
 
+import asyncio
 import json
 import logging
 import time
@@ -16,6 +17,7 @@ from django.utils import translation
 from dispatch import live, services
 from dispatch.events import DASHBOARD_GROUP, volunteer_group
 from dispatch.models import Assignment
+from dispatch.ws_auth import socket_user_now
 from volunteers.roles import user_may_watch
 from volunteers.services import LocationError, volunteer_set_duty, volunteer_update_location
 
@@ -25,6 +27,10 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY = 4429
 CLOSE_TOO_BIG = 1009
+# The channel layer (Redis) is down: nothing live could reach this socket. Accepted and
+# closed at once, so that the client sees the code (a refused handshake reaches a
+# browser as an HTTP error and close code 1006), and backs off before trying again.
+CLOSE_TRY_LATER = 4503
 SUBPROTOCOL = "tongxin"
 
 
@@ -82,19 +88,54 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.recent_frames = deque()
+        wants_protocol = SUBPROTOCOL in self.scope.get("subprotocols", ())
         # Join before reading the log's position, so no event falls between the two
         # (Zulip's register-then-fetch): an event may arrive twice, never zero times,
         # and the client drops what it has by seq.
-        self.joined = self.groups_to_join()
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-        wants_protocol = SUBPROTOCOL in self.scope.get("subprotocols", ())
+        self.joined = []
+        try:
+            for group in self.groups_to_join():
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.joined.append(group)
+        except Exception:
+            # Redis down: refuse with a code that says "later", not a 500. The groups
+            # joined so far are left to the layer's group expiry (Redis is unreachable
+            # to discard them anyway).
+            logger.warning("refusing %s's socket: the channel layer is down", user, exc_info=True)
+            self.joined = []
+            await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
+            await self.close(code=CLOSE_TRY_LATER)
+            return
         await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
         last_seq = await _db(live.last_seq)()
         await self.send_json({"type": "hello", "last_seq": last_seq, "role": self.role})
         # The log position up to which the client has everything it may see: every
         # frame at or below it is dropped, every frame above it goes out in seq order.
         self.client_upto = await self._send_where_the_client_stands(_since(self.scope), last_seq)
+        self.watch = asyncio.create_task(self._watch())
+
+    async def _watch(self):
+        """A socket lives for days (a phone left open on duty, a dashboard on a wall):
+        every WS_RECHECK_SECONDS it makes sure its user may still have it — not
+        deactivated, the token or session not revoked, the role kept — and closes it
+        (4401, 4403) when not; and it re-joins its groups, which the channel layer
+        otherwise drops CHANNEL_GROUP_EXPIRY_SECONDS after they were joined, silently:
+        the pings would still get their pongs."""
+        while True:
+            await asyncio.sleep(settings.WS_RECHECK_SECONDS)
+            user = await _db(socket_user_now)(self.scope)
+            if user is None:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+            if not await self.may_connect(user):
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            try:
+                for group in self.joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except Exception:
+                # Redis down: the client resumes from the log when it reconnects.
+                logger.warning("could not re-join %s's groups", user, exc_info=True)
 
     async def _send_where_the_client_stands(self, since: int | None, last_seq: int) -> int:
         if since is not None:
@@ -110,6 +151,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return last_seq
 
     async def disconnect(self, code):
+        if getattr(self, "watch", None):
+            self.watch.cancel()
         for group in getattr(self, "joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
 

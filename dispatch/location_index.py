@@ -19,15 +19,24 @@ Two backends give the same answers:
 
 Distances are the backends' spherical estimate (within about 0.3 % of the WGS-84
 geodesic at these latitudes); final distances are computed with geopy elsewhere.
+
+Each backend also says when it was last built whole (built_at: the time of the last
+replace_all, kept beside the keys) and offers a rebuild lock. Redis keeps nothing on
+disk here, so after a restart (or a flush) the mark is gone with the keys: whoever
+searches finds it missing and rebuilds first, under the lock, so that an empty index is
+never searched and two workers do not rebuild at once (dispatch.availability).
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import json
 import math
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,6 +88,20 @@ class LocationIndex(Protocol):
 
     def keys(self) -> set[str]:
         """The keys holding at least one member."""
+
+    def built_at(self) -> float | None:
+        """When replace_all last made the whole index (a Unix time), or None when it
+        never did since the backend's store started empty: the index is then missing
+        whoever no sync has put back, and must be rebuilt before it is searched."""
+
+    def rebuild_lock(self, *, wait_seconds: float) -> contextlib.AbstractContextManager[bool]:
+        """Held while rebuilding, by one process (or thread) at a time: a context
+        manager giving True once held, False when `wait_seconds` passed first."""
+
+
+# Longer than any rebuild (33k volunteers: about a second); a holder that dies frees the
+# lock after this.
+REBUILD_LOCK_SECONDS = 120
 
 
 def volunteer_key(skill_code: str) -> str:
@@ -132,6 +155,17 @@ class RedisLocationIndex:
 
     def _key(self, key: str) -> str:
         return self.prefix + key
+
+    # Beside the keys, named after `prefix` but outside it (keys() never lists them,
+    # replace_all never deletes them as stale): the mark of the last whole build and
+    # the rebuild lock.
+    @property
+    def _built_key(self) -> str:
+        return f"built:{self.prefix}"
+
+    @property
+    def _lock_key(self) -> str:
+        return f"rebuild-lock:{self.prefix}"
 
     def put(self, key: str, member: int, *, latitude: float, longitude: float) -> None:
         validate_position(latitude, longitude)
@@ -206,13 +240,35 @@ class RedisLocationIndex:
                 pipe.expire(temporary, self.BUILD_TTL_SECONDS)
             pipe.execute()
         stale = self.keys() - set(built)
+        mark = json.dumps({"at": time.time(), "build": staging})
         with self.redis.pipeline(transaction=True) as pipe:
             for key in built:
                 pipe.rename(staging + key, self._key(key))
                 pipe.persist(self._key(key))  # RENAME carries the build TTL along
             if stale:
                 pipe.delete(*[self._key(key) for key in stale])
+            # In the same MULTI/EXEC as the swap: the mark exists only beside a whole
+            # index, and goes when Redis restarts empty or the database is flushed.
+            pipe.set(self._built_key, mark)
             pipe.execute()
+
+    def built_at(self) -> float | None:
+        mark = self.redis.get(self._built_key)
+        return None if mark is None else float(json.loads(mark)["at"])
+
+    @contextlib.contextmanager
+    def rebuild_lock(self, *, wait_seconds: float) -> Iterator[bool]:
+        # redis-py's lock: SET NX PX with a random token, released only by its holder.
+        lock = self.redis.lock(
+            self._lock_key, timeout=REBUILD_LOCK_SECONDS, blocking_timeout=wait_seconds
+        )
+        held = lock.acquire()
+        try:
+            yield held
+        finally:
+            if held:
+                with contextlib.suppress(redis.exceptions.LockError):
+                    lock.release()  # expired meanwhile: someone else's now
 
     def size(self, key: str) -> int:
         return self.redis.zcard(self._key(key))
@@ -225,10 +281,10 @@ class RedisLocationIndex:
         return {name.decode()[start:] for name in self.redis.scan_iter(match=pattern, count=1000)}
 
     def clear(self) -> None:
-        """Remove every key under this index's prefix (tests, benchmarks)."""
+        """Remove every key under this index's prefix, and the mark of its last build,
+        as a Redis restart does (tests, benchmarks)."""
         names = [self._key(key) for key in self.keys()]
-        if names:
-            self.redis.delete(*names)
+        self.redis.delete(*names, self._built_key)
 
 
 def _glob_escape(text: str) -> str:
@@ -335,6 +391,8 @@ class MemoryLocationIndex:
     def __init__(self):
         self._lock = threading.Lock()
         self._sets: dict[str, _GeoSet] = {}
+        self._built_at: float | None = None
+        self._rebuilding = threading.Lock()
 
     def search_rings(
         self, key: str, *, latitude: float, longitude: float, want: int, rings_km: Sequence[float]
@@ -390,6 +448,7 @@ class MemoryLocationIndex:
                 geo_set.put(int(member), latitude, longitude)
         with self._lock:
             self._sets = sets
+            self._built_at = time.time()
 
     def size(self, key: str) -> int:
         with self._lock:
@@ -400,9 +459,23 @@ class MemoryLocationIndex:
         with self._lock:
             return set(self._sets)
 
+    def built_at(self) -> float | None:
+        with self._lock:
+            return self._built_at
+
+    @contextlib.contextmanager
+    def rebuild_lock(self, *, wait_seconds: float) -> Iterator[bool]:
+        held = self._rebuilding.acquire(timeout=wait_seconds)
+        try:
+            yield held
+        finally:
+            if held:
+                self._rebuilding.release()
+
     def clear(self) -> None:
         with self._lock:
             self._sets = {}
+            self._built_at = None
 
 
 # --- searching and choosing the backend --------------------------------------------------

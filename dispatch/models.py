@@ -27,6 +27,8 @@ ACTIVE_STATUSES = (
 )
 # Still open on a need: an unanswered offer or active work. One per need and resource.
 OPEN_STATUSES = (AssignmentStatus.OFFERED, *ACTIVE_STATUSES)
+# Taking or having taken a place of its need: one per need and volunteer.
+FILLED_STATUSES = (*ACTIVE_STATUSES, AssignmentStatus.COMPLETED)
 
 
 class Assignment(models.Model):
@@ -104,6 +106,14 @@ class Assignment(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="one_open_offer_per_need_and_vehicle",
             ),
+            # One person fills one place of a need, however it reached them (an offer,
+            # a coordinator's hand): someone who finished their part is not counted twice.
+            models.UniqueConstraint(
+                fields=["need", "volunteer"],
+                condition=Q(status__in=FILLED_STATUSES),
+                name="one_place_per_need_and_volunteer",
+                violation_error_message="This volunteer already has a place on this need.",
+            ),
             models.CheckConstraint(
                 condition=Q(people_moved__isnull=True) | Q(status=AssignmentStatus.COMPLETED),
                 name="assignment_people_moved_only_when_completed",
@@ -113,6 +123,26 @@ class Assignment(models.Model):
 
     def __str__(self):
         return f"{self.need} → {self.volunteer or self.vehicle} ({self.status})"
+
+
+class Engagement(models.Model):
+    """A person on active work: one row per volunteer while an assignment of theirs is
+    accepted, en route or on scene, whichever way it reached them — their own offer, a
+    vehicle they answered for (and so go with), or a coordinator's hand.
+
+    The primary key is the volunteer, so the database itself refuses a second piece of
+    work (DESIGN.md §4 rule 4): the one-active-assignment constraints above look at one
+    column each and cannot see a volunteer aboard a vehicle. Written and deleted by
+    dispatch.services in the transaction that changes the assignment's status."""
+
+    volunteer = models.OneToOneField(
+        Volunteer, primary_key=True, on_delete=models.PROTECT, related_name="engagement"
+    )
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="engagements")
+    since = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.volunteer_id} → {self.assignment_id}"
 
 
 class EventKind(models.TextChoices):

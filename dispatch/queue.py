@@ -11,12 +11,24 @@ Each `…_enqueue` sends its task once the current transaction commits, exactly 
 are bound to: config.celery's, or the embedded runner's on the memory:// transport), to
 the default queue (CELERY_QUEUE), with the same arguments in the message; outside a
 transaction, at once.
+
+A broker error is logged, never raised (DESIGN.md §4 rule 5, issue 10): the caller's
+transaction has committed, so its caller must be told it succeeded, and a client told
+"500" would retry and duplicate. Every task sent here has a sweep that derives the same
+work from the database once the broker is back: needs_redispatch offers every need
+left unfilled (the lost dispatches and re-dispatches), offers_withdraw_from_busy_sweep
+withdraws the open offers of whoever is busy (the lost withdrawals). Beat runs them on
+its schedule, and the worker asks for them as soon as it finds the broker back
+(dispatch.tasks.CatchUpConsumer).
 """
 
+import logging
 from functools import partial
 
 from celery import current_app
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 # The tasks' registered names.
 EVENTS_RELAY = "dispatch.tasks.events_relay"
@@ -27,16 +39,23 @@ NEEDS_REDISPATCH = "dispatch.tasks.needs_redispatch"
 OFFERS_WITHDRAW_FROM_BUSY = "dispatch.tasks.offers_withdraw_from_busy"
 INDEX_RECONCILE = "dispatch.tasks.index_reconcile"
 OFFERS_SMS_FALLBACK = "dispatch.tasks.offers_sms_fallback"
+OFFERS_WITHDRAW_FROM_BUSY_SWEEP = "dispatch.tasks.offers_withdraw_from_busy_sweep"
+IDEMPOTENCY_KEYS_EXPIRE = "dispatch.tasks.idempotency_keys_expire"
+PERSONAL_DATA_EXPIRE = "dispatch.tasks.personal_data_expire"
 
 
 def _send(name: str, args: tuple = (), kwargs: dict | None = None) -> None:
     # Every task is declared with ignore_result=True; delay() put that in the message.
     #
-    # A broker error here is raised from the commit's on_commit hook, after the
-    # transaction committed, as delay_on_commit's was. This is the one place where
-    # issue 10 ("degrade, never fail after a commit", DESIGN.md §4 rule 5) will log it
-    # instead and leave the work to the sweeps.
-    current_app.send_task(name, args=args, kwargs=kwargs or {}, ignore_result=True)
+    # Runs in the commit's on_commit hook, after the transaction committed: a broker
+    # error (Redis down, after kombu's own retries) is logged and swallowed, and the
+    # sweeps do the work when the broker is back (module docstring).
+    try:
+        current_app.send_task(name, args=args, kwargs=kwargs or {}, ignore_result=True)
+    except Exception:
+        logger.exception(
+            "could not queue %s%r %r; the periodic sweeps will do its work", name, args, kwargs
+        )
 
 
 def _after_commit(name: str, *args, **kwargs) -> None:

@@ -14,6 +14,8 @@ from geopy.distance import geodesic
 
 from dispatch import matching
 from dispatch.availability import (
+    index_ensure_built,
+    index_repair_if_empty,
     vehicle_busy_ids,
     vehicle_position,
     volunteer_busy_ids,
@@ -21,12 +23,17 @@ from dispatch.availability import (
 )
 from dispatch.labels import township_name
 from dispatch.location_index import location_index, nearest, vehicle_key, volunteer_key
-from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
+from dispatch.models import (
+    ACTIVE_STATUSES,
+    FILLED_STATUSES,
+    Assignment,
+    AssignmentStatus,
+    DeploymentEvent,
+)
 from incidents.models import Incident, Need
 from volunteers.models import Team, Township, Vehicle, VehicleKind, VehicleStatus, Volunteer
 
 # An assignment in one of these counts towards filling its need.
-FILLED_STATUSES = (*ACTIVE_STATUSES, AssignmentStatus.COMPLETED)
 # Whoever was already asked for a need (and said no, or let it expire, or was taken
 # off it by a coordinator) is not asked again.
 ASKED_STATUSES = (
@@ -195,14 +202,25 @@ def _shortlist_sizes(demands: list[matching.NeedDemand]) -> dict[int, int]:
 
 
 def candidate_ids(demand: matching.NeedDemand, *, want: int) -> list[int]:
-    """The `want` nearest available resources for the need, from the location index."""
+    """The `want` nearest available resources for the need, from the location index.
+    Nobody found where the database says someone is available means the index lost
+    them (dispatch.availability.index_repair_if_empty): it is rebuilt and searched
+    again, rather than the need offered further out or to no one."""
+    keys = _index_keys(demand)
+    hits = _nearest_in(keys, demand, want=want)
+    if not hits and index_repair_if_empty(keys):
+        hits = _nearest_in(keys, demand, want=want)
+    hits.sort(key=lambda hit: hit.distance_km)
+    return list(dict.fromkeys(hit.member for hit in hits))[:want]
+
+
+def _nearest_in(keys: list[str], demand: matching.NeedDemand, *, want: int) -> list:
     hits = []
-    for key in _index_keys(demand):
+    for key in keys:
         hits += nearest(
             location_index(), key, latitude=demand.latitude, longitude=demand.longitude, want=want
         )
-    hits.sort(key=lambda hit: hit.distance_km)
-    return list(dict.fromkeys(hit.member for hit in hits))[:want]
+    return hits
 
 
 VOLUNTEER_COLUMNS = (
@@ -309,6 +327,9 @@ def candidates_for_many(
 ) -> dict[int, list[matching.Resource]]:
     """Each need's shortlist: the nearest available resources not asked before, from
     the location index, loaded from the database in one go for all the needs."""
+    # Never search an index Redis lost on a restart: rebuild it first (one GET when
+    # it is whole).
+    index_ensure_built()
     shortlist_sizes = _shortlist_sizes(demands)
     sizes = {d.id: shortlist_sizes[d.id] + len(exclude.get(d.id, ())) for d in demands}
     # Needs at one place asking one index key (a testing site's shifts, the trucks for
@@ -444,10 +465,12 @@ def need_manual_candidates(*, need: Need, most: int) -> list[dict]:
     need) otherwise; the free and on duty first, the busy listed and marked. Nobody who
     already holds a place on this need, and no vehicle out of service."""
     here = (need.incident.latitude, need.incident.longitude)
-    holding = Assignment.objects.filter(need=need, status__in=ACTIVE_STATUSES)
     if need.kind == Need.Kind.PEOPLE:
-        found = _volunteer_candidates(need, here, holding)
+        # One person fills one place of a need, even after finishing it.
+        placed = Assignment.objects.filter(need=need, status__in=FILLED_STATUSES)
+        found = _volunteer_candidates(need, here, placed)
     else:
+        holding = Assignment.objects.filter(need=need, status__in=ACTIVE_STATUSES)
         found = _vehicle_candidates(need, here, holding)
 
     def order(candidate):
@@ -457,11 +480,11 @@ def need_manual_candidates(*, need: Need, most: int) -> list[dict]:
     return sorted(found, key=order)[:most]
 
 
-def _volunteer_candidates(need: Need, here, holding) -> list[dict]:
+def _volunteer_candidates(need: Need, here, placed) -> list[dict]:
     busy = volunteer_busy_ids()
     rows = (
         Volunteer.objects.filter(skills=need.skill)
-        .exclude(pk__in=holding.values("volunteer"))
+        .exclude(pk__in=placed.values("volunteer"))
         .values_list("id", "name", "phone", "on_duty", *POSITION_COLUMNS)
     )
     return [

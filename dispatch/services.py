@@ -21,14 +21,20 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dispatch import matching, queue
-from dispatch.availability import availability_sync_on_commit
+from dispatch import availability, matching, queue
+from dispatch.availability import availability_sync_on_commit, volunteer_is_busy
 from dispatch.events import events_record
 from dispatch.labels import STATUS_LABELS
-from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus, EventKind
+from dispatch.models import (
+    ACTIVE_STATUSES,
+    FILLED_STATUSES,
+    Assignment,
+    AssignmentStatus,
+    Engagement,
+    EventKind,
+)
 from dispatch.selectors import (
     ASKED_STATUSES,
-    FILLED_STATUSES,
     candidates_for_many,
     need_demand,
     need_ids_wanting_offers,
@@ -83,12 +89,6 @@ def _need_assignments(need: Need) -> list[Assignment]:
     return list(need.assignments.select_related("vehicle"))
 
 
-def _resources_of(assignment: Assignment) -> dict:
-    if assignment.volunteer_id:
-        return {"volunteer_ids": [assignment.volunteer_id]}
-    return {"vehicle_ids": [assignment.vehicle_id]}
-
-
 def _event_fields(kind: EventKind, assignment: Assignment, *, actor=None, **data) -> dict:
     # Ids, not objects: reading assignment.volunteer would cost a query per offer.
     return {
@@ -118,6 +118,40 @@ def _set_status(assignment: Assignment, status: str, **fields) -> None:
     for name, value in {"status": status, **fields}.items():
         setattr(assignment, name, value)
     assignment.save(update_fields=["status", *fields])
+    if status in (AssignmentStatus.COMPLETED, AssignmentStatus.CANCELLED):
+        _free_after_work(assignment)
+
+
+def _free_after_work(assignment: Assignment) -> None:
+    """The work is over: whoever it engaged, and its vehicle, are free for the next,
+    and back in the location index once this commits."""
+    engaged = Engagement.objects.filter(assignment=assignment)
+    volunteer_ids = set(engaged.values_list("volunteer_id", flat=True))
+    engaged.delete()
+    if assignment.volunteer_id:
+        volunteer_ids.add(assignment.volunteer_id)
+    availability_sync_on_commit(
+        volunteer_ids=volunteer_ids,
+        vehicle_ids=[assignment.vehicle_id] if assignment.vehicle_id else [],
+    )
+
+
+def _take_on(assignment: Assignment, *, volunteer_id: int | None, **fields) -> None:
+    """The assignment becomes active work, and engages the volunteer who does it (the
+    one offered, or the crew member who answered for a vehicle and so goes with it).
+
+    Raises IntegrityError, in a savepoint that leaves the caller's transaction usable,
+    when the volunteer or the vehicle is already on other work: the database decides,
+    so two accepts racing on different assignments cannot both commit."""
+    with transaction.atomic():
+        if assignment.pk is None:  # a coordinator's assignment, made accepted
+            for name, value in {"status": AssignmentStatus.ACCEPTED, **fields}.items():
+                setattr(assignment, name, value)
+            assignment.save()
+        else:
+            _set_status(assignment, AssignmentStatus.ACCEPTED, **fields)
+        if volunteer_id is not None:
+            Engagement.objects.create(volunteer_id=volunteer_id, assignment=assignment)
 
 
 NOT_NEEDED = "not needed"
@@ -301,7 +335,11 @@ def offers_withdraw_from_busy(*, volunteer_id: int | None = None, vehicle_id: in
     resource = (
         {"volunteer_id": volunteer_id} if volunteer_id is not None else {"vehicle_id": vehicle_id}
     )
-    if not Assignment.objects.filter(status__in=ACTIVE_STATUSES, **resource).exists():
+    if volunteer_id is not None:
+        busy = volunteer_is_busy(volunteer_id)
+    else:
+        busy = Assignment.objects.filter(status__in=ACTIVE_STATUSES, **resource).exists()
+    if not busy:
         return []  # freed again meanwhile: their offers stand
     offers = Assignment.objects.filter(status=AssignmentStatus.OFFERED, **resource)
     withdrawn_needs = []
@@ -319,13 +357,17 @@ def offers_withdraw_from_busy(*, volunteer_id: int | None = None, vehicle_id: in
     return withdrawn_needs
 
 
-def _after_taking_a_task(assignment: Assignment) -> None:
-    """What follows once someone takes a task: they leave the location index, and their
-    other offers are withdrawn and offered to others."""
-    availability_sync_on_commit(**_resources_of(assignment))
-    queue.offers_withdraw_from_busy_enqueue(
-        volunteer_id=assignment.volunteer_id, vehicle_id=assignment.vehicle_id
+def _after_taking_a_task(assignment: Assignment, *, volunteer_id: int | None) -> None:
+    """What follows once a task is taken: the volunteer doing it (and the vehicle) leave
+    the location index, and their other offers are withdrawn and offered to others."""
+    availability_sync_on_commit(
+        volunteer_ids=[volunteer_id] if volunteer_id is not None else [],
+        vehicle_ids=[assignment.vehicle_id] if assignment.vehicle_id else [],
     )
+    if volunteer_id is not None:
+        queue.offers_withdraw_from_busy_enqueue(volunteer_id=volunteer_id)
+    if assignment.vehicle_id:
+        queue.offers_withdraw_from_busy_enqueue(vehicle_id=assignment.vehicle_id)
 
 
 @transaction.atomic
@@ -347,15 +389,20 @@ def assignment_accept(*, assignment_id: int, volunteer: Volunteer) -> Assignment
     if need_open_places(need, filled) <= 0:
         raise OfferClosed(_("Already filled: this task no longer needs you. Thank you."))
     try:
-        with transaction.atomic():
-            _set_status(assignment, AssignmentStatus.ACCEPTED, answered_at=now)
+        _take_on(assignment, volunteer_id=volunteer.pk, answered_at=now)
     except IntegrityError:
-        raise ResourceBusy(_("You are already on another assignment.")) from None
+        raise ResourceBusy(_busy_reason(assignment, volunteer)) from None
     _event(EventKind.OFFER_ACCEPTED, assignment, actor=volunteer.user)
     if need_open_places(need, [*filled, assignment]) <= 0:
         _withdraw_other_offers_of_need(need, keep=assignment, reason=NOT_NEEDED)
-    _after_taking_a_task(assignment)
+    _after_taking_a_task(assignment, volunteer_id=volunteer.pk)
     return assignment
+
+
+def _busy_reason(assignment: Assignment, volunteer: Volunteer) -> str:
+    if assignment.vehicle_id and not Engagement.objects.filter(volunteer=volunteer).exists():
+        return _("This vehicle is already on another assignment.")
+    return _("You are already on another assignment.")
 
 
 @transaction.atomic
@@ -471,8 +518,6 @@ def assignment_progress(
         fields["people_moved"] = people_moved
     _set_status(assignment, status, **fields)
     _event(PROGRESS_EVENTS[status], assignment, actor=volunteer.user, people_moved=people_moved)
-    if status == AssignmentStatus.COMPLETED:
-        availability_sync_on_commit(**_resources_of(assignment))
     return assignment
 
 
@@ -480,7 +525,8 @@ def assignment_progress(
 
 
 def _close_assignment(assignment: Assignment, *, actor, reason: str) -> None:
-    """Withdraw an open offer or cancel active work; the resource is free again."""
+    """Withdraw an open offer or cancel active work (its people and vehicle are free
+    again: _set_status)."""
     if assignment.status == AssignmentStatus.OFFERED:
         _set_status(
             assignment, AssignmentStatus.WITHDRAWN, answered_at=timezone.now(), reason=reason
@@ -491,7 +537,6 @@ def _close_assignment(assignment: Assignment, *, actor, reason: str) -> None:
             assignment, AssignmentStatus.CANCELLED, finished_at=timezone.now(), reason=reason
         )
         _event(EventKind.ASSIGNMENT_CANCELLED, assignment, actor=actor, reason=reason)
-        availability_sync_on_commit(**_resources_of(assignment))
 
 
 def incident_assignments_close(*, incident: Incident, actor, reason: str) -> None:
@@ -538,6 +583,13 @@ def assignment_assign_manually(
     filled = [a for a in assignments if a.status in FILLED_STATUSES]
     if need_open_places(need, filled) <= 0:
         raise OfferClosed(_("This need is already filled."))
+    person = getattr(target.volunteer, "pk", None)
+    if person is not None and any(
+        a.volunteer_id == person and a.status in FILLED_STATUSES for a in assignments
+    ):
+        raise ResourceBusy(
+            _("%(name)s already has a place on this need.") % {"name": target.volunteer.name}
+        )
     now = timezone.now()
     previous_offer = next(
         (
@@ -549,34 +601,20 @@ def assignment_assign_manually(
         ),
         None,
     )
+    assignment = previous_offer or Assignment(
+        need=need, volunteer=target.volunteer, vehicle=target.vehicle
+    )
     try:
-        with transaction.atomic():
-            if previous_offer:
-                _set_status(
-                    previous_offer,
-                    AssignmentStatus.ACCEPTED,
-                    answered_at=now,
-                    offered_by=actor,
-                    reason=reason,
-                )
-                assignment = previous_offer
-            else:
-                assignment = Assignment.objects.create(
-                    need=need,
-                    volunteer=target.volunteer,
-                    vehicle=target.vehicle,
-                    status=AssignmentStatus.ACCEPTED,
-                    offered_by=actor,
-                    answered_at=now,
-                    reason=reason[:300],
-                )
+        _take_on(
+            assignment, volunteer_id=person, answered_at=now, offered_by=actor, reason=reason[:300]
+        )
     except IntegrityError:
         raise ResourceBusy(_("Already on another assignment.")) from None
     assignment.need = need
     _event(EventKind.OFFER_ACCEPTED, assignment, actor=actor, manual=True, reason=reason[:300])
     if need_open_places(need, [*filled, assignment]) <= 0:
         _withdraw_other_offers_of_need(need, keep=assignment, reason=NOT_NEEDED)
-    _after_taking_a_task(assignment)
+    _after_taking_a_task(assignment, volunteer_id=person)
     return assignment
 
 
@@ -595,3 +633,34 @@ def assignment_unassign(*, assignment_id: int, actor, reason: str) -> Assignment
     _close_assignment(assignment, actor=actor, reason=reason[:300])
     queue.needs_dispatch_enqueue(need_ids=[assignment.need_id])
     return assignment
+
+
+# --- lost withdrawals (issue 10) ------------------------------------------------------
+
+
+def offers_withdraw_from_busy_sweep() -> list[int]:
+    """Withdraw every open offer of a volunteer or vehicle who is busy, and return the
+    needs to offer again: offers_withdraw_from_busy's work, redone from the database
+    for withdrawals whose task was lost (the broker was down when the accept committed,
+    or a worker died holding the task, which Redis then keeps unacknowledged for hours).
+    Such an offer cannot be accepted (the person is busy) and holds its need's place
+    meanwhile, so it must not wait for its expiry.
+
+    Safe to run at any time, twice, or beside the task itself: offers_withdraw_from_busy
+    checks again that they are busy, and withdraws each offer under its need's lock,
+    once. Reads two sets of ids: those with open offers are few, the busy many."""
+    offered = Assignment.objects.filter(status=AssignmentStatus.OFFERED)
+    volunteers = (
+        set(offered.filter(volunteer__isnull=False).values_list("volunteer_id", flat=True))
+        & availability.volunteer_busy_ids()
+    )
+    vehicles = (
+        set(offered.filter(vehicle__isnull=False).values_list("vehicle_id", flat=True))
+        & availability.vehicle_busy_ids()
+    )
+    need_ids: set[int] = set()
+    for volunteer_id in sorted(volunteers):
+        need_ids.update(offers_withdraw_from_busy(volunteer_id=volunteer_id))
+    for vehicle_id in sorted(vehicles):
+        need_ids.update(offers_withdraw_from_busy(vehicle_id=vehicle_id))
+    return sorted(need_ids)

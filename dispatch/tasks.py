@@ -5,11 +5,23 @@ the periodic ones derive their work from the database, so a lost message only de
 Their names are dispatch.queue's constants: the services enqueue them by name through
 dispatch.queue, so that this module may import the services without a cycle."""
 
-from celery import shared_task
-from django.db import OperationalError
+import functools
+import logging
+from datetime import timedelta
 
+from celery import shared_task
+from celery.worker.consumer import Consumer
+from django.conf import settings
+from django.db import OperationalError
+from django.utils import timezone
+
+from config.idempotency.services import idempotency_keys_expire as _idempotency_keys_expire
 from dispatch import availability, events, queue, services
 from dispatch.sms import offers as sms_offers
+from dispatch.sms.gateways import sms_texts_forget
+from volunteers.services import tokens_expire, volunteer_positions_forget
+
+logger = logging.getLogger(__name__)
 
 # Tasks a user's action starts (not the periodic sweeps, whose next run is the retry)
 # retry a deadlock, a serialisation failure or a dropped database connection: the
@@ -60,6 +72,16 @@ def offers_withdraw_from_busy(volunteer_id: int | None = None, vehicle_id: int |
     return len(need_ids)
 
 
+@shared_task(name=queue.OFFERS_WITHDRAW_FROM_BUSY_SWEEP, ignore_result=True)
+def offers_withdraw_from_busy_sweep() -> int:
+    """Redo the withdrawals whose task was lost: every open offer of someone busy is
+    withdrawn and its need offered to others."""
+    need_ids = services.offers_withdraw_from_busy_sweep()
+    if need_ids:
+        services.needs_dispatch(need_ids=need_ids)
+    return len(need_ids)
+
+
 @shared_task(name=queue.INDEX_RECONCILE, ignore_result=True)
 def index_reconcile() -> dict:
     """Rebuild the location index from the database (Redis keeps nothing on disk)."""
@@ -70,3 +92,70 @@ def index_reconcile() -> dict:
 def offers_sms_fallback() -> int:
     """Text each offer no phone confirmed within SMS_FALLBACK_SECONDS, once."""
     return sms_offers.offers_sms_fallback()
+
+
+@shared_task(name=queue.IDEMPOTENCY_KEYS_EXPIRE, ignore_result=True)
+def idempotency_keys_expire() -> int:
+    """Delete the API's idempotency keys older than IDEMPOTENCY_KEY_HOURS (kept with the
+    other periodic tasks, on beat's schedule, though the keys are config.idempotency's)."""
+    return _idempotency_keys_expire()
+
+
+@shared_task(name=queue.PERSONAL_DATA_EXPIRE, ignore_result=True)
+def personal_data_expire() -> dict:
+    """Forget what is kept only for a while (README, "Personal data"): old positions,
+    the words of old SMS, old API tokens."""
+    now = timezone.now()
+    return {
+        "positions": volunteer_positions_forget(
+            reported_before=now - timedelta(days=settings.LOCATION_RETENTION_DAYS)
+        ),
+        "sms_texts": sms_texts_forget(
+            sent_before=now - timedelta(days=settings.SMS_RETENTION_DAYS)
+        ),
+        "tokens": tokens_expire(created_before=now - timedelta(days=settings.TOKEN_MAX_AGE_DAYS)),
+    }
+
+
+# --- the worker's consumer ---------------------------------------------------------------
+
+# What the worker asks for as soon as it has the broker back after losing it: the tasks
+# sent meanwhile were lost (dispatch.queue logs each), and these find their work in the
+# database. In this order: the index (it may have missed syncs, or been lost with a
+# restart), then the needs never offered, the withdrawals and the live notifications.
+CATCH_UP = (
+    queue.INDEX_RECONCILE,
+    queue.NEEDS_REDISPATCH,
+    queue.OFFERS_WITHDRAW_FROM_BUSY_SWEEP,
+    queue.EVENTS_RELAY,
+)
+# Seconds between attempts to reach the broker again. Celery's (kombu's) default waits
+# 2, 4, 6 … up to 30 s, so after a 30 s outage the worker found Redis back up to 12 s
+# late (bench/redis_outage.py); a broker on the same network is tried every second.
+RECONNECT_INTERVAL_SECONDS = 1
+
+
+class CatchUpConsumer(Consumer):
+    """The worker's consumer (settings.CELERY_WORKER_CONSUMER): tries the broker again
+    every second after losing it, and once it is back asks for the sweeps at once
+    (CATCH_UP) rather than leaving what the outage lost to their next turn on beat's
+    schedule (REDISPATCH_SECONDS, 30 s). Several workers each ask: the sweeps are safe
+    to run at once."""
+
+    def ensure_connected(self, conn):
+        reconnecting = not self.first_connection_attempt
+        conn.ensure_connection = functools.partial(
+            conn.ensure_connection,
+            interval_start=RECONNECT_INTERVAL_SECONDS,
+            interval_step=0,
+            interval_max=RECONNECT_INTERVAL_SECONDS,
+        )
+        conn = super().ensure_connected(conn)
+        if reconnecting:
+            logger.warning("the broker is back: asking for the sweeps %s", ", ".join(CATCH_UP))
+            for name in CATCH_UP:
+                try:
+                    self.app.send_task(name, ignore_result=True)
+                except Exception:
+                    logger.exception("could not ask for %s; beat will run it in its turn", name)
+        return conn

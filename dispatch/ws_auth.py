@@ -4,9 +4,16 @@ The token travels as a subprotocol (`Sec-WebSocket-Protocol: tongxin, token.<key
 not in the URL: URLs end up in proxy and server logs, and a token is long-lived.
 """
 
+from importlib import import_module
+
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, get_user_model
 from rest_framework.authtoken.models import Token
+
+User = get_user_model()
+SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
 TOKEN_PREFIX = "token."
 
@@ -38,3 +45,22 @@ class TokenAuthMiddleware(BaseMiddleware):
             if user is not None:
                 scope = dict(scope, user=user)
         return await super().__call__(scope, receive, send)
+
+
+def socket_user_now(scope):
+    """The user a socket was opened for, read again: None when they have been
+    deactivated, or when what let them in is gone — the token revoked or expired, the
+    session signed out or expired. Sockets live for days; their handshake does not
+    stand for ever (consumers re-check on a period)."""
+    user = scope.get("user")
+    fresh = User.objects.filter(pk=getattr(user, "pk", None), is_active=True).first()
+    if fresh is None:
+        return None
+    key = token_from_subprotocols(scope.get("subprotocols"))
+    if key and Token.objects.filter(key=key, user=fresh).exists():
+        return fresh
+    session = scope.get("session")
+    session_key = getattr(session, "session_key", None)
+    if session_key and SessionStore(session_key).get(SESSION_KEY) == str(fresh.pk):
+        return fresh
+    return None

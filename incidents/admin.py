@@ -2,8 +2,8 @@
 
 Opening, resolving and cancelling are logged state changes that go through
 incidents.services: coordinators open incidents from the dashboard or the API, and the
-admin resolves and cancels them with actions. The form edits only the description of an
-incident (title, address, location, priority...), never its status.
+admin resolves and cancels them with actions. The form edits only the words of an
+incident (title, description, people affected), never its kind, place, priority or status.
 """
 
 from django.contrib import admin, messages
@@ -60,7 +60,22 @@ class IncidentAdmin(admin.ModelAdmin):
     search_fields = ["title", "address"]
     date_hierarchy = "opened_at"
     list_select_related = ["township"]
-    readonly_fields = ["status", "closed_at", "close_note", "reporter", "opened_at"]
+    # What dispatch acts on — the kind, the place and the priority — changes only through
+    # the services, which log it and re-plan the offers (issue 13); the form keeps the
+    # words (title, description) that a coordinator may correct.
+    readonly_fields = [
+        "kind",
+        "priority",
+        "latitude",
+        "longitude",
+        "address",
+        "township",
+        "status",
+        "closed_at",
+        "close_note",
+        "reporter",
+        "opened_at",
+    ]
     inlines = [NeedInline]
     actions = ["resolve", "cancel"]
 

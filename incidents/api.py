@@ -5,7 +5,12 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import Conflict, IsCoordinator, IsCoordinatorOrCommander
+from config.api import Conflict, IsCoordinator, IsCoordinatorOrCommander, query_filters
+from config.idempotency.services import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    KEY_REUSED_RESPONSE,
+    idempotent,
+)
 from incidents.models import Incident, IncidentKind, IncidentStatus, Need
 from incidents.selectors import incidents_with_needs, needs_with_fill
 from incidents.services import (
@@ -144,13 +149,24 @@ class IncidentListCreate(generics.ListCreateAPIView):
             return [IsCoordinator()]
         return [IsCoordinatorOrCommander()]
 
+    @extend_schema(parameters=[IncidentFilters])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        incidents = incidents_with_needs()
-        for name in ("status", "kind", "township"):
-            value = self.request.query_params.get(name)
-            if value:
-                incidents = incidents.filter(**{name: value})
-        return incidents
+        # Validated: `?township=abc` is a 400 naming the filter, not a 500.
+        return incidents_with_needs().filter(**query_filters(self.request, IncidentFilters))
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: IncidentSerializer, 422: KEY_REUSED_RESPONSE},
+    )
+    def post(self, request, *args, **kwargs):
+        # A retry with the same Idempotency-Key gets the first answer, and no second
+        # incident (config/idempotency).
+        return idempotent(
+            request, lambda: super(IncidentListCreate, self).post(request, *args, **kwargs)
+        )
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

@@ -1,7 +1,10 @@
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,7 +22,7 @@ from volunteers.models import (
     VehicleStatus,
     Volunteer,
 )
-from volunteers.roles import user_roles
+from volunteers.roles import Role, user_has_role, user_roles
 from volunteers.services import volunteer_update_self
 
 
@@ -63,6 +66,52 @@ class VolunteerSerializer(serializers.ModelSerializer):
             "last_located_at",
         ]
         read_only_fields = fields
+
+
+class VolunteerForCoordinatorSerializer(VolunteerSerializer):
+    """A volunteer as a coordinator, who calls and sends them, sees them: the phone and
+    where they are while on duty. Off duty, where someone is is their own business,
+    and home is never shown (the engine uses it; nobody needs to read it)."""
+
+    last_latitude = serializers.SerializerMethodField()
+    last_longitude = serializers.SerializerMethodField()
+    last_located_at = serializers.SerializerMethodField()
+
+    class Meta(VolunteerSerializer.Meta):
+        fields = [
+            name
+            for name in VolunteerSerializer.Meta.fields
+            if name not in ("home_latitude", "home_longitude")
+        ]
+        read_only_fields = fields
+
+    def _while_on_duty(self, volunteer, value):
+        return value if volunteer.on_duty else None
+
+    def get_last_latitude(self, volunteer) -> float | None:
+        return self._while_on_duty(volunteer, volunteer.last_latitude)
+
+    def get_last_longitude(self, volunteer) -> float | None:
+        return self._while_on_duty(volunteer, volunteer.last_longitude)
+
+    def get_last_located_at(self, volunteer):
+        return self._while_on_duty(volunteer, volunteer.last_located_at)
+
+
+class VolunteerForReviewSerializer(VolunteerSerializer):
+    """A volunteer as a commander's review needs them: who, from where, with what —
+    no phone number, no position."""
+
+    class Meta(VolunteerSerializer.Meta):
+        fields = ["id", "name", "township", "teams", "skills", "on_duty", "travel_mode"]
+        read_only_fields = fields
+
+
+def volunteer_serializer_for(user) -> type[VolunteerSerializer]:
+    """Least data (issue 10): what each role reading other volunteers may see."""
+    if user_has_role(user, Role.COORDINATOR):
+        return VolunteerForCoordinatorSerializer
+    return VolunteerForReviewSerializer
 
 
 class VolunteerSelfUpdateSerializer(serializers.Serializer):
@@ -113,6 +162,26 @@ class MeSerializer(serializers.Serializer):
     volunteer = VolunteerSerializer(allow_null=True)
 
 
+class TokenSignIn(ObtainAuthToken):
+    """POST username and password → {"token"}: a sign-in like the pages', throttled with
+    them (django-axes). django-axes marks a locked-out attempt on the request it is
+    given, here DRF's wrapper, so the mark is passed on to the Django request that its
+    middleware reads (and answers 429); a success is announced as the pages' is, which
+    forgives the account its failures and records last_login."""
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        finally:
+            if getattr(request, "axes_locked_out", False):
+                request._request.axes_locked_out = True
+        user = serializer.validated_data["user"]
+        token, _created = Token.objects.get_or_create(user=user)
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
+        return Response({"token": token.key})
+
+
 class Me(APIView):
     """Who is signed in, their roles, and their volunteer profile if they have one."""
 
@@ -153,10 +222,14 @@ class VolunteerFilters(serializers.Serializer):
 
 
 class VolunteerList(generics.ListAPIView):
-    """Volunteers (filters: `on_duty`, `township`, `teams`, `skills__code`)."""
+    """Volunteers (filters: `on_duty`, `township`, `teams`, `skills__code`). Coordinators
+    get the phone and, while on duty, the last position; commanders neither."""
 
-    serializer_class = VolunteerSerializer
+    serializer_class = VolunteerForCoordinatorSerializer
     permission_classes = [IsCoordinatorOrCommander]
+
+    def get_serializer_class(self):
+        return volunteer_serializer_for(self.request.user)
 
     @extend_schema(parameters=[VolunteerFilters])
     def get(self, request, *args, **kwargs):
@@ -170,9 +243,12 @@ class VolunteerList(generics.ListAPIView):
 
 
 class VolunteerDetail(generics.RetrieveAPIView):
-    serializer_class = VolunteerSerializer
+    serializer_class = VolunteerForCoordinatorSerializer
     permission_classes = [IsCoordinatorOrCommander]
     queryset = Volunteer.objects.prefetch_related("skills", "teams")
+
+    def get_serializer_class(self):
+        return volunteer_serializer_for(self.request.user)
 
 
 class VehicleFilters(serializers.Serializer):

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
 
 from dispatch.availability import availability_sync_on_commit
 from dispatch.events import event_record
@@ -107,3 +108,27 @@ def volunteer_update_self(
     if on_duty is not None:
         volunteer_set_duty(volunteer=volunteer, on_duty=on_duty)
     return volunteer
+
+
+# --- least data: what is forgotten after a while (issue 10; README, "Personal data") ----
+
+
+def volunteer_positions_forget(*, reported_before) -> int:
+    """Forget the last positions reported before `reported_before`: where someone was
+    weeks ago is nobody's business, and too old to send anyone from. The engine looks
+    for them at home again (dispatch.availability)."""
+    stale = Volunteer.objects.filter(last_located_at__lt=reported_before)
+    with transaction.atomic():
+        volunteer_ids = list(stale.select_for_update().values_list("pk", flat=True))
+        stale.filter(pk__in=volunteer_ids).update(
+            last_latitude=None, last_longitude=None, last_located_at=None
+        )
+        availability_sync_on_commit(volunteer_ids=volunteer_ids)
+    return len(volunteer_ids)
+
+
+def tokens_expire(*, created_before) -> int:
+    """Delete API tokens issued before `created_before`: a phone then signs in again,
+    and a token copied off a lost phone stops working by itself."""
+    deleted, _by_model = Token.objects.filter(created__lt=created_before).delete()
+    return deleted

@@ -1,12 +1,11 @@
 """Volunteers' REST API, under /api/ (config/urls.py puts it in the "api" namespace)."""
 
 from django.urls import path
-from rest_framework.authtoken.views import ObtainAuthToken
 
 from volunteers import api
 
 urlpatterns = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="token"),
+    path("auth/token/", api.TokenSignIn.as_view(), name="token"),
     path("me/", api.Me.as_view(), name="me"),
     path("me/volunteer/", api.MyVolunteerProfile.as_view(), name="my-volunteer"),
     path("volunteers/", api.VolunteerList.as_view(), name="volunteers"),

@@ -56,6 +56,10 @@ class HttpSmsBackend:
         url = settings.SMS_HTTP_URL
         if not url.startswith(("http://", "https://")):
             raise SmsSendError(f"SMS_HTTP_URL={url!r}: expected an http:// or https:// URL")
+        if not settings.DEBUG and not url.startswith("https://"):
+            # The bearer token and the texts (names, places) would cross the network
+            # in clear: plain http only on a developer's machine.
+            raise SmsSendError(f"SMS_HTTP_URL={url!r}: must be https:// when DEBUG is off")
         headers = {"Content-Type": "application/json; charset=utf-8"}
         if settings.SMS_HTTP_TOKEN:
             headers["Authorization"] = f"Bearer {settings.SMS_HTTP_TOKEN}"
@@ -104,3 +108,10 @@ def sms_send_and_record(*, phone: str, text: str, assignment: Assignment | None)
 
 def _pk(assignment: Assignment | None):
     return assignment.pk if assignment else None
+
+
+def sms_texts_forget(*, sent_before) -> int:
+    """Blank the texts of messages older than `sent_before` (a plea for help, a name, an
+    address): the record that a message came and how it was answered stays, its words
+    go. Returns how many were blanked."""
+    return SmsMessage.objects.filter(created_at__lt=sent_before).exclude(text="").update(text="")

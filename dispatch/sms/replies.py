@@ -7,7 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import F, Q
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from dispatch import services
@@ -132,13 +133,44 @@ def _answer(phone: str, text: str) -> SmsAnswer:
     )
 
 
-def _kept_reply_sent_lately(phone: str) -> bool:
-    return SmsMessage.objects.filter(
+def _replies_to(phone: str, *, within_minutes: int, text: str | None = None) -> bool:
+    sent = SmsMessage.objects.filter(
         direction=SmsDirection.OUT,
         phone=phone,
-        text=KEPT_REPLY,
-        created_at__gte=timezone.now() - timedelta(minutes=KEPT_REPLY_QUIET_MINUTES),
-    ).exists()
+        created_at__gte=timezone.now() - timedelta(minutes=within_minutes),
+    )
+    return (sent.filter(text=text) if text is not None else sent).exists()
+
+
+def _replies_to_strangers_this_hour() -> int:
+    volunteer_of_number = Volunteer.objects.filter(phone=OuterRef("phone"))
+    return (
+        SmsMessage.objects.filter(
+            direction=SmsDirection.OUT,
+            assignment__isnull=True,
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        )
+        .exclude(Exists(volunteer_of_number))
+        .count()
+    )
+
+
+def _reply_withheld(phone: str, answer: SmsAnswer) -> bool:
+    """Each reply costs an outbound SMS, so texts that a sender can repeat at will are
+    not each answered: free text gets the "kept" reply once in a quiet window, and a
+    number that is no volunteer's gets one reply in that window whatever it sends, and
+    none once SMS_STRANGER_REPLIES_PER_HOUR such replies went out in the last hour."""
+    quiet = KEPT_REPLY_QUIET_MINUTES
+    if answer.outcome == SmsOutcome.KEPT and _replies_to(
+        phone, within_minutes=quiet, text=KEPT_REPLY
+    ):
+        return True
+    if Volunteer.objects.filter(phone=phone).exists():
+        return False
+    return (
+        _replies_to(phone, within_minutes=quiet)
+        or _replies_to_strangers_this_hour() >= settings.SMS_STRANGER_REPLIES_PER_HOUR
+    )
 
 
 def sms_inbound_handle(*, sender: str, text: str) -> SmsAnswer:
@@ -154,7 +186,6 @@ def sms_inbound_handle(*, sender: str, text: str) -> SmsAnswer:
         assignment=answer.assignment,
         outcome=answer.outcome,
     )
-    quiet = answer.outcome == SmsOutcome.KEPT and _kept_reply_sent_lately(phone)
-    if not quiet:
+    if not _reply_withheld(phone, answer):
         sms_send_and_record(phone=phone, text=answer.reply, assignment=answer.assignment)
     return answer

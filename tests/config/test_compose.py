@@ -13,6 +13,7 @@ import yaml
 from celery import Celery
 from celery.app.utils import find_app
 from django.conf import settings
+from django.test import RequestFactory
 from django.urls import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +112,22 @@ def test_it_runs_web_on_an_importable_asgi_application(services):
     call = application if inspect.isfunction(application) else application.__call__
     assert inspect.iscoroutinefunction(call)
     assert len(inspect.signature(application).parameters) == 3
+
+
+def test_it_publishes_web_to_the_proxy_on_loopback_only(services):
+    (published,) = services["web"]["ports"]
+    assert published == "${WEB_BIND_ADDRESS:-127.0.0.1}:8000:8000"
+    # uvicorn takes the forwarded scheme and address only from the proxy's address.
+    assert "--proxy-headers" in _command(services["web"])
+    assert _environment(services["web"])["FORWARDED_ALLOW_IPS"] == (
+        "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+    )
+
+
+def test_it_does_not_let_django_believe_anyones_forwarded_proto():
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https")
+
+    assert not request.is_secure()
 
 
 def test_it_checks_web_health_at_healthz(services):

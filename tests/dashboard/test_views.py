@@ -302,6 +302,20 @@ def test_it_lists_candidates_for_a_manual_assignment_nearest_and_free_first(
 
 
 @pytest.mark.django_db
+def test_it_does_not_offer_by_hand_someone_who_already_filled_a_place(client, coordinator, offered):
+    incident, (first, *_) = offered
+    services.assignment_accept(assignment_id=offer_to(first).pk, volunteer=first)
+    services.assignment_progress(
+        assignment_id=offer_to(first).pk, volunteer=first, status=AssignmentStatus.COMPLETED
+    )
+    client.force_login(coordinator)
+
+    body = client.get(f"/dashboard/needs/{incident.needs.get().pk}/candidates/").json()
+
+    assert first.pk not in [c["volunteer"] for c in body["candidates"]]
+
+
+@pytest.mark.django_db
 def test_it_lists_vehicles_deep_enough_for_a_capability_need(client, coordinator):
     seat = Township.objects.get(name="龙湖镇")
     for call_sign, depth in [("舟-深", "1.8"), ("卡-浅", "0.5")]:

@@ -161,13 +161,25 @@ def test_it_allows_offers_to_a_volunteer_who_is_busy(people_needs, volunteer):
 @pytest.mark.parametrize("finished", FINISHED)
 def test_it_frees_a_volunteer_whose_assignment_ended(people_needs, volunteer, finished):
     Assignment.objects.create(need=people_needs[0], volunteer=volunteer, status=finished)
-    Assignment.objects.create(need=people_needs[0], volunteer=volunteer, status=finished)
 
     Assignment.objects.create(
         need=people_needs[1], volunteer=volunteer, status=AssignmentStatus.ACCEPTED
     )
 
-    assert Assignment.objects.filter(volunteer=volunteer).count() == 3
+    assert Assignment.objects.filter(volunteer=volunteer).count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "taken", [*ACTIVE, pytest.param(AssignmentStatus.COMPLETED, id="completed")]
+)
+def test_it_refuses_one_volunteer_a_second_place_on_a_need(people_needs, volunteer, taken):
+    Assignment.objects.create(need=people_needs[0], volunteer=volunteer, status=taken)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Assignment.objects.create(
+            need=people_needs[0], volunteer=volunteer, status=AssignmentStatus.COMPLETED
+        )
 
 
 @pytest.mark.django_db

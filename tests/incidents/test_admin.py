@@ -100,6 +100,34 @@ def test_it_keeps_status_and_closed_at_out_of_the_form(admin_client, incident):
     assert "closed_at" not in fields
 
 
+def test_it_changes_an_incidents_place_and_priority_only_through_the_services(
+    admin_client, incident
+):
+    url = reverse("admin:incidents_incident_change", args=[incident.pk])
+    fields = admin_client.get(url).context["adminform"].form.fields
+    assert {"kind", "priority", "latitude", "longitude", "address", "township"}.isdisjoint(fields)
+
+    response = admin_client.post(
+        url,
+        {
+            "title": "西湖路积水被困群众（已核实）",
+            "description": "",
+            "people_affected": 12,
+            "priority": 1,
+            "latitude": 34.6,
+            "longitude": 113.6,
+            "needs-TOTAL_FORMS": 0,
+            "needs-INITIAL_FORMS": 0,
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    incident.refresh_from_db()
+    assert incident.title == "西湖路积水被困群众（已核实）"
+    assert (incident.priority, incident.latitude, incident.longitude) != (1, 34.6, 113.6)
+    assert (incident.latitude, incident.longitude) == (34.4, 113.74)
+
+
 def test_it_resolves_incidents_and_logs_it(admin_client, admin_user, incident):
     before = DeploymentEvent.objects.count()
 

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import User
@@ -514,3 +515,47 @@ def test_it_refuses_a_made_up_token(volunteer):
     # DRF answers it with 403 as well.
     assert response.status_code == 403
     assert response.json()["detail"]
+
+
+# --- least data (issue 10) ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_shows_commanders_no_phone_and_no_position(api, commander, make_volunteer):
+    on_duty = make_volunteer("13800000007", on_duty=True, last_latitude=34.6, last_longitude=113.7)
+
+    listed = api(commander).get(VOLUNTEERS).json()["results"][0]
+    one = api(commander).get(f"{VOLUNTEERS}{on_duty.pk}/").json()
+
+    for body in (listed, one):
+        assert body["name"] == on_duty.name
+        assert not {"phone", "home_latitude", "last_latitude", "last_located_at"} & set(body)
+
+
+@pytest.mark.django_db
+def test_it_shows_coordinators_where_volunteers_are_only_while_on_duty(
+    api, coordinator, make_volunteer
+):
+    at = {"last_latitude": 34.6, "last_longitude": 113.7, "home_latitude": 34.4}
+    working = make_volunteer("13800000007", on_duty=True, home_longitude=113.7, **at)
+    resting = make_volunteer("13800000008", on_duty=False, home_longitude=113.7, **at)
+
+    rows = {row["id"]: row for row in api(coordinator).get(VOLUNTEERS).json()["results"]}
+
+    assert rows[working.pk]["phone"] == "13800000007"
+    assert (rows[working.pk]["last_latitude"], rows[working.pk]["last_longitude"]) == (34.6, 113.7)
+    assert (rows[resting.pk]["last_latitude"], rows[resting.pk]["last_longitude"]) == (None, None)
+    assert rows[resting.pk]["phone"] == "13800000008"  # to call them in
+    assert "home_latitude" not in rows[working.pk]
+
+
+@pytest.mark.django_db
+def test_it_never_gives_more_than_a_page_of_rows(api, coordinator, make_volunteer):
+    for n in range(7):
+        make_volunteer(f"1380000010{n}")
+    with mock.patch("config.pagination.CappedLimitOffsetPagination.max_limit", 5):
+        page = api(coordinator).get(VOLUNTEERS, {"limit": 100000}).json()
+
+    assert len(page["results"]) == 5
+    assert page["count"] == 7
+    assert page["next"] is not None

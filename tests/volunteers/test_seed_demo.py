@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 from django.utils import timezone
 from geopy.distance import geodesic
 
@@ -21,6 +22,14 @@ from volunteers.roles import Role, user_has_role
 
 SEATS = {name: (latitude, longitude) for name, _, _, latitude, longitude in TOWNSHIPS}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def signed_in(*, username: str, password: str):
+    """Who a sign-in with these credentials gives, as the login page would ask (with
+    a request: django-axes, which throttles sign-ins, needs one)."""
+    return authenticate(
+        RequestFactory().post("/accounts/login/"), username=username, password=password
+    )
 
 
 def seed_demo(*args: str) -> str:
@@ -156,7 +165,7 @@ def test_it_opens_23_testing_sites_with_three_sampling_shifts_tomorrow(seeded):
 @pytest.mark.django_db
 def test_it_creates_demo_logins_that_sign_in_with_the_demo_password(seeded):
     logins = {
-        username: authenticate(username=username, password="tongxin-demo")
+        username: signed_in(username=username, password="tongxin-demo")
         for username in ("admin", "coordinator", "commander", "volunteer")
     }
 
@@ -206,9 +215,7 @@ def test_it_puts_back_a_missing_demo_login_when_volunteers_exist(seeded):
     output = seed_demo()
 
     assert "already exist" in output
-    assert user_has_role(
-        authenticate(username="commander", password="tongxin-demo"), Role.COMMANDER
-    )
+    assert user_has_role(signed_in(username="commander", password="tongxin-demo"), Role.COMMANDER)
 
 
 @pytest.mark.django_db
@@ -220,7 +227,7 @@ def test_it_leaves_the_password_of_an_existing_demo_login_alone(seeded):
     output = seed_demo()
 
     assert "existing login, its password left as it was" in output
-    assert authenticate(username="coordinator", password="changed-by-the-admin")
+    assert signed_in(username="coordinator", password="changed-by-the-admin")
 
 
 @pytest.mark.django_db
@@ -238,7 +245,7 @@ def test_it_only_adds_the_demo_logins_to_a_city_imported_from_a_roster(tmp_path)
     assert "1 volunteers already exist" in output
     assert not Vehicle.objects.exists() and not Incident.objects.exists()
     assert User.objects.get(username="volunteer").volunteer.name == demo.DEMO_VOLUNTEER_NAME
-    assert authenticate(username="admin", password="tongxin-demo")
+    assert signed_in(username="admin", password="tongxin-demo")
 
 
 def test_it_builds_the_same_city_from_the_same_seed():

@@ -5,12 +5,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from dispatch.models import DeploymentEvent, EventKind
 from volunteers.models import Volunteer
 from volunteers.selectors import township_nearest
 from volunteers.services import (
     LocationError,
+    tokens_expire,
+    volunteer_positions_forget,
     volunteer_set_duty,
     volunteer_update_location,
     volunteer_update_self,
@@ -260,3 +263,34 @@ def test_it_places_the_city_seat_downtown():
 def test_it_places_a_point_next_to_a_township_seat_in_that_township():
     # 岗李乡 in the far south: not the downtown default.
     assert township_nearest(latitude=34.285, longitude=113.70).name == "岗李乡"
+
+
+# --- least data --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_forgets_positions_reported_long_ago(make_volunteer):
+    long_ago = timezone.now() - timedelta(days=40)
+    old = make_volunteer("13800000007", last_latitude=34.6, last_longitude=113.7)
+    recent = make_volunteer("13800000008", last_latitude=34.5, last_longitude=113.6)
+    Volunteer.objects.filter(pk=old.pk).update(last_located_at=long_ago)
+
+    forgotten = volunteer_positions_forget(reported_before=timezone.now() - timedelta(days=30))
+
+    assert forgotten == 1
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.last_latitude, old.last_longitude, old.last_located_at) == (None, None, None)
+    assert (recent.last_latitude, recent.last_longitude) == (34.5, 113.6)
+
+
+@pytest.mark.django_db
+def test_it_expires_old_tokens(volunteer, make_volunteer):
+    old = Token.objects.create(user=volunteer.user)
+    Token.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=100))
+    fresh = Token.objects.create(user=make_volunteer("13800000009").user)
+
+    expired = tokens_expire(created_before=timezone.now() - timedelta(days=90))
+
+    assert expired == 1
+    assert list(Token.objects.values_list("pk", flat=True)) == [fresh.pk]

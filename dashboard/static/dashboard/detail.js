@@ -2,7 +2,7 @@
 // delivered, seen, accepted, declined, expired…) and, for coordinators, manual assign /
 // unassign with a reason, cancel and resolve. All writes go through the REST API.
 
-import { fill, getJSON, postJSON } from "../tongxin/api.js";
+import { fill, getJSON, postCreating, postJSON } from "../tongxin/api.js";
 import { h } from "../tongxin/dom.js";
 
 const OPEN_STATES = new Set(["sent", "delivered", "seen", "accepted", "en_route", "on_scene"]);
@@ -233,7 +233,7 @@ export class IncidentDetail {
       },
       run: async ({ reason, choice }) => {
         const [kind, id] = choice.split(":");
-        await postJSON(fill(ctx.config.urls.assign, need.id), { [kind]: Number(id), reason });
+        await postCreating(fill(ctx.config.urls.assign, need.id), { [kind]: Number(id), reason });
         this.handlers.onChanged?.(this.current.id);
       },
     });

@@ -1,7 +1,7 @@
 // The new-incident form: a place (typed and geocoded, or clicked on the map), what
 // happened, and its needs → POST /api/incidents/.
 
-import { getJSON, postJSON, RequestError } from "../tongxin/api.js";
+import { getJSON, postCreating, RequestError } from "../tongxin/api.js";
 
 // "YYYY-MM-DDTHH:MM" in the city's time zone, as a datetime-local input shows it. The
 // API reads such a value without an offset as city time too.
@@ -179,7 +179,8 @@ export class IncidentForm {
     const label = button.textContent;
     button.textContent = this.ctx.t("saving");
     try {
-      const incident = await postJSON(this.ctx.config.urls.incidents, this.collect());
+      // With an Idempotency-Key: saving again after a failure cannot open it twice.
+      const incident = await postCreating(this.ctx.config.urls.incidents, this.collect());
       this.close();
       this.handlers.onOpened?.(incident);
     } catch (error) {

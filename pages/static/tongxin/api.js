@@ -75,5 +75,37 @@ export const sendJSON = (method, url, data) => request(url, {
 
 export const postJSON = (url, data) => sendJSON("POST", url, data);
 
+// A fresh Idempotency-Key: 128 random bits in hex (crypto.randomUUID needs https).
+export function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+// url + body of a creating POST that got no final answer -> the key it was sent with.
+const unanswered = new Map();
+
+// A POST that creates (an incident, a manual assignment), with an Idempotency-Key (README,
+// "Retrying a creating POST"). Sent again with the same URL and body after no answer or a
+// 5xx, it carries the same key: if the server saved the first, it answers with that and
+// creates nothing. A final answer (2xx, 4xx) retires the key; a changed body gets a new one.
+export async function postCreating(url, data) {
+  const body = JSON.stringify(data);
+  const attempt = `${url}\n${body}`;
+  const key = unanswered.get(attempt) ?? idempotencyKey();
+  unanswered.set(attempt, key);
+  try {
+    const answer = await request(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Idempotency-Key": key },
+      body,
+    });
+    unanswered.delete(attempt);
+    return answer;
+  } catch (error) {
+    if (error instanceof RequestError && error.status < 500) unanswered.delete(attempt);
+    throw error;
+  }
+}
+
 // An API URL from its pattern: fill("/api/incidents/{id}/", 12).
 export const fill = (pattern, id) => pattern.replace("{id}", encodeURIComponent(id));

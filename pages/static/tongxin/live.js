@@ -9,6 +9,13 @@
 //   });
 //   live.send({type: "accept", assignment: 12, ref: "a1"});
 
+// Close codes (docs/websockets.md). Signed out or the wrong role: no retry. The server
+// is short of a part, its channel layer (4503; 1013 is the standard "try again later"):
+// retry later, each wait spread at random so that a city's phones do not all come back
+// in the same second.
+const SIGNED_OUT = [4401, 4403];
+const TRY_LATER = [4503, 1013];
+
 export class LiveSocket {
   constructor(path, handlers = {}) {
     this.path = path;
@@ -29,20 +36,27 @@ export class LiveSocket {
     this.state("connecting");
     this.ws = new WebSocket(this.url());
     this.ws.onopen = () => {
-      this.retryMs = 500;
       this.state("live");
       for (const frame of this.queue.splice(0)) this.ws.send(JSON.stringify(frame));
     };
     this.ws.onmessage = (message) => this.receive(JSON.parse(message.data));
     this.ws.onclose = (closed) => {
       this.state("offline");
-      if (closed.code === 4401 || closed.code === 4403) return;  // signed out: no retry
-      setTimeout(() => this.connect(), this.retryMs);
+      if (SIGNED_OUT.includes(closed.code)) return;
+      let delay = this.retryMs;
+      if (TRY_LATER.includes(closed.code)) {
+        this.retryMs = Math.max(this.retryMs, 2000);
+        delay = this.retryMs * (0.5 + Math.random());  // ½ to 1½ times the back-off
+      }
+      setTimeout(() => this.connect(), delay);
       this.retryMs = Math.min(this.retryMs * 2, 15000);
     };
   }
 
   receive(frame) {
+    // Served: the back-off starts again from the bottom. Not on open: a server short of
+    // its channel layer accepts, then closes with 4503.
+    if (frame.type === "hello") this.retryMs = 500;
     if (frame.type === "hello" && this.lastSeq === null) this.lastSeq = frame.last_seq;
     if (frame.type === "snapshot") this.handlers.onSnapshot?.(frame);
     if (frame.type === "event") {

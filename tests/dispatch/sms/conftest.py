@@ -59,6 +59,8 @@ def gateway(settings):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     settings.SMS_BACKEND = "dispatch.sms.gateways.HttpSmsBackend"
+    # Plain http to a gateway on this machine: allowed only in debug (HttpSmsBackend).
+    settings.DEBUG = True
     settings.SMS_HTTP_URL = f"http://127.0.0.1:{server.server_port}/sms/send"
     settings.SMS_HTTP_TOKEN = "gateway-token"
     settings.SMS_HTTP_TIMEOUT_SECONDS = 5

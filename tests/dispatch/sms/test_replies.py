@@ -110,6 +110,37 @@ def test_it_keeps_free_text_and_answers_it_once_in_a_while(client, coordinator, 
     assert len(outbox("13900000001")) == 1
 
 
+@pytest.mark.django_db
+def test_it_answers_a_number_that_is_no_volunteers_once_in_a_while(client, rescuers, outbox):
+    answers = [inbound(client, "13312345678", f"Y {1000 + n}").json() for n in range(3)]
+
+    assert [answer["outcome"] for answer in answers] == ["refused"] * 3
+    assert len(outbox("13312345678")) == 1  # each reply would cost an SMS
+    assert SmsMessage.objects.filter(direction=SmsDirection.IN, phone="13312345678").count() == 3
+
+
+@pytest.mark.django_db
+def test_it_answers_each_of_a_volunteers_commands(client, rescuers, outbox):
+    for n in range(3):
+        inbound(client, "13900000001", f"Y {1000 + n}")
+
+    assert len(outbox("13900000001")) == 3
+
+
+@pytest.mark.django_db
+def test_it_stops_answering_strangers_past_the_hourly_allowance(client, rescuers, outbox, settings):
+    settings.SMS_STRANGER_REPLIES_PER_HOUR = 2
+    strangers = [f"1331234567{n}" for n in range(4)]
+
+    for phone in strangers:
+        inbound(client, phone, "救命 我在屋顶")
+
+    assert [len(outbox(phone)) for phone in strangers] == [1, 1, 0, 0]
+    # A volunteer is still answered.
+    inbound(client, "13900000001", "Y 1234")
+    assert len(outbox("13900000001")) == 1
+
+
 # --- parsing ------------------------------------------------------------------------------
 
 

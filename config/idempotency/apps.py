@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class IdempotencyConfig(AppConfig):
+    name = "config.idempotency"
+    label = "idempotency"
+    verbose_name = "Idempotency keys"
+    default_auto_field = "django.db.models.BigAutoField"
