@@ -15,6 +15,8 @@ from config.idempotency.services import idempotency_keys_expire
 from dispatch.models import Assignment
 from incidents.models import Incident
 from tests.dispatch.scenes import KM, SITE, open_rescue
+from tests.dispatch.test_services import backend_pid, blocked_by
+from tests.processes import wait_until
 from volunteers.roles import Role
 
 RESCUE = {
@@ -182,8 +184,11 @@ def test_it_makes_a_retry_racing_the_first_request_wait_for_it_and_replay_it(
     monkeypatch.setattr(incidents_api, "incident_open", slow_open)
     answers = {}
 
+    pids = {}
+
     def send(name):
         try:
+            pids[name] = backend_pid()
             client = APIClient()
             client.force_authenticate(coordinator)
             answers[name] = post(client, "/api/incidents/", RESCUE, key="raced")
@@ -195,8 +200,13 @@ def test_it_makes_a_retry_racing_the_first_request_wait_for_it_and_replay_it(
     assert started.wait(10)
     retry = threading.Thread(target=send, args=("retry",))
     retry.start()
-    retry.join(1)
-    assert retry.is_alive()  # waiting for the first's transaction
+    # The retry waits on the first's key row: PostgreSQL says so (a probe, not a pause).
+    wait_until(
+        lambda: "retry" in pids and pids["first"] in blocked_by(pids["retry"]),
+        timeout=10,
+        what="the retry to wait for the first request's key",
+    )
+    assert "retry" not in answers
     release.set()
     first.join(10)
     retry.join(10)

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -279,15 +278,27 @@ def test_it_rebuilds_once_when_workers_find_the_index_lost_together(
     rescuers, live_index, monkeypatch
 ):
     live_index.clear()
-    real_rebuild = availability._rebuild
-    rebuilds = []
+    real_rebuild, real_built_at = availability._rebuild, live_index.built_at
+    rebuilds, looked, lock = [], set(), threading.Lock()
+    all_looked = threading.Event()
 
-    def slow_rebuild(index):
+    def built_at():
+        value = real_built_at()
+        with lock:
+            looked.add(threading.current_thread().name)
+            if len(looked) == 3:
+                all_looked.set()
+        return value
+
+    def rebuild_once_all_looked(index):
         rebuilds.append(threading.current_thread().name)
-        time.sleep(0.5)  # long enough for the other worker to find the mark missing
+        # Every worker has found the mark missing before this rebuild ends: they
+        # really were together, whatever the scheduler did.
+        assert all_looked.wait(10)
         return real_rebuild(index)
 
-    monkeypatch.setattr(availability, "_rebuild", slow_rebuild)
+    monkeypatch.setattr(live_index, "built_at", built_at)
+    monkeypatch.setattr(availability, "_rebuild", rebuild_once_all_looked)
     found = []
 
     def worker():

@@ -33,6 +33,38 @@ def test_it_reads_the_same_volunteer_rows_as_the_orm(make_volunteer):
 
 
 @pytest.mark.django_db
+def test_it_leaves_out_volunteers_busy_however_the_index_lags(
+    coordinator, make_volunteer, township
+):
+    own_task, aboard, free = (
+        make_volunteer(f"1360000001{n}", on_duty=True, home_latitude=34.6, home_longitude=113.7)
+        for n in range(3)
+    )
+    boat = Vehicle.objects.create(
+        call_sign="舟-1",
+        kind=VehicleKind.BOAT,
+        township=township,
+        capacity=6,
+        max_water_depth_m=2,
+        latitude=34.6,
+        longitude=113.7,
+    )
+    boat.crew.add(aboard)
+    rescue = open_rescue(coordinator, count=1).needs.get()
+    mine = Assignment.objects.create(need=rescue, volunteer=own_task)
+    services.assignment_accept(assignment_id=mine.pk, volunteer=own_task)
+    boat_need = open_rescue(
+        coordinator, needs=[NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT)]
+    ).needs.get()
+    boat_offer = Assignment.objects.create(need=boat_need, vehicle=boat)
+    services.assignment_accept(assignment_id=boat_offer.pk, volunteer=aboard)
+
+    rows = _volunteer_rows([own_task.pk, aboard.pk, free.pk])
+
+    assert {row[0] for row in rows} == {free.pk}
+
+
+@pytest.mark.django_db
 def test_it_finds_the_needs_that_want_offers_and_no_others(coordinator, rescuers):
     def need_of(incident):
         return incident.needs.get()
