@@ -4,13 +4,16 @@ Errors are JSON with the right 4xx status: `{"detail": "..."}`, or for invalid i
 `{"field": ["message", ...]}` (DRF's shape). A Django ValidationError raised by a
 service (a model or database constraint) becomes the same 400 instead of a 500. And a
 5xx from any /api/ path is JSON too, `{"detail": "..."}` (api_server_errors_as_json).
+The schema documents those answers (ApiAutoSchema, and each view's own 409, 422, 429).
 """
 
 from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.utils.decorators import sync_and_async_middleware
-from rest_framework import permissions, status
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -21,6 +24,62 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state."
     default_code = "conflict"
+
+
+# --- the errors in the schema ---------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in the caller's language.")
+
+
+# Invalid input: `{"field": ["message", ...]}` (a list's items nested alike, e.g.
+# `{"needs": [{}, {"skill": ["..."]}]}`), `{"non_field_errors": [...]}`, or
+# `{"detail": "..."}` for malformed JSON or a refused change of state.
+INVALID_INPUT_RESPONSE = OpenApiResponse(
+    response={"type": "object", "additionalProperties": {}},
+    description='Invalid input: `{"field": ["message", ...]}`, or `{"detail": "..."}`.',
+)
+FORBIDDEN_RESPONSE = OpenApiResponse(
+    response=ErrorSerializer,
+    description="Not signed in (no or wrong credentials), or not allowed to do this.",
+)
+NOT_FOUND_RESPONSE = OpenApiResponse(response=ErrorSerializer, description="No such object.")
+CONFLICT_RESPONSE = OpenApiResponse(
+    response=ErrorSerializer, description="The current state does not allow it; `detail` says why."
+)
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's schema, with the errors every operation may answer documented
+    beside what the view declares: 400 when it takes input (a body, or query
+    parameters), 403 when it checks who asks, 404 when its path names an object. The
+    errors only some views give (409, 422, 429) are in their own extend_schema.
+    Schemathesis holds the API to this (tests/config/test_api_schema.py)."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+        # An optional query parameter sent empty (`?status=`, as a form sends "any") is
+        # read as not given, by the filters and the pages alike: say so.
+        for parameter in query:
+            if not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        errors = {}
+        if self.method in ("POST", "PUT", "PATCH") or query:
+            errors["400"] = INVALID_INPUT_RESPONSE
+        if self.view.authentication_classes or self.view.permission_classes:
+            errors["403"] = FORBIDDEN_RESPONSE
+        if "{" in self.path:
+            errors["404"] = NOT_FOUND_RESPONSE
+        responses = operation["responses"]
+        for code, error in errors.items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(error, code)
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
 
 
 def exception_handler(exc, context):

@@ -256,8 +256,13 @@ def resources(request):
 @_dashboard_json()
 def markers(request):
     """Where the on-duty volunteers and the vehicles are, for the map: volunteers as
-    [id, latitude, longitude, busy] rows (at most MAP_VOLUNTEERS_MAX)."""
-    return JsonResponse(selectors.map_markers(most_volunteers=MAP_VOLUNTEERS_MAX))
+    [id, latitude, longitude, busy] rows (at most MAP_VOLUNTEERS_MAX). Live positions
+    are for the coordinators who send people: a commander's read-only map gets the
+    count and the vehicles, not where each volunteer is (DESIGN.md §6)."""
+    found = selectors.map_markers(most_volunteers=MAP_VOLUNTEERS_MAX)
+    if not user_has_role(request.user, Role.COORDINATOR):
+        found["volunteers"] = []
+    return JsonResponse(found)
 
 
 # --- an incident's offers, and candidates for a manual assignment ---------------------
@@ -279,9 +284,11 @@ def offers(request, pk: int):
     """Every offer and assignment of an incident as the REST API gives them
     (GET /api/incidents/<id>/assignments/), all at once and by need, with what only the
     page shows beside them: the offer's state (sent, delivered, seen, then its status),
-    the volunteer's phone number to call, and the vehicle's capacity (a capability
+    the volunteer's phone number to call (coordinators'), and the vehicle's capacity (a capability
     need's progress is the people the vehicles carry)."""
     incident = get_object_or_404(Incident, pk=pk)
+    # The phone is for whoever calls people in: coordinators (least data, issue 10).
+    shows_phones = user_has_role(request.user, Role.COORDINATOR)
     assignments = list(
         assignments_for_display(Assignment.objects.filter(need__incident=incident)).order_by(
             "need_id", "offered_at", "id"
@@ -291,7 +298,9 @@ def offers(request, pk: int):
         {
             **row,
             "state": offer_state(assignment),
-            "volunteer_phone": assignment.volunteer.phone if assignment.volunteer else None,
+            "volunteer_phone": (
+                assignment.volunteer.phone if assignment.volunteer and shows_phones else None
+            ),
             "vehicle_capacity": assignment.vehicle.capacity if assignment.vehicle else None,
         }
         for assignment, row in zip(

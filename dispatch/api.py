@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import (
+    CONFLICT_RESPONSE,
     Conflict,
     IsCoordinator,
     IsCoordinatorOrCommander,
@@ -27,7 +28,13 @@ from volunteers.models import Vehicle, VehicleKind, Volunteer
 
 
 class DeploymentEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", read_only=True, default=None)
+    actor = serializers.CharField(
+        source="actor.username",
+        read_only=True,
+        default=None,
+        allow_null=True,
+        help_text="Who did it; null for what the system did (offers, expiries).",
+    )
 
     class Meta:
         model = DeploymentEvent
@@ -238,12 +245,25 @@ def _validated(serializer_class, request) -> dict:
     return form.validated_data
 
 
+class MyAssignmentFilters(serializers.Serializer):
+    open = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="`1` or `true`: only those still open (offered, accepted, under way).",
+    )
+
+
 class MyAssignments(generics.ListAPIView):
     """A volunteer's own offers and assignments, newest first (`?open=1`: only those
     still open), including offers to vehicles they crew."""
 
     serializer_class = AssignmentSerializer
     permission_classes = [IsVolunteer]
+
+    @extend_schema(parameters=[MyAssignmentFilters])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         volunteer = self.request.user.volunteer
@@ -253,7 +273,7 @@ class MyAssignments(generics.ListAPIView):
             .distinct()
             .order_by("-offered_at", "-id")
         )
-        if self.request.query_params.get("open") in ("1", "true"):
+        if query_filters(self.request, MyAssignmentFilters).get("open"):
             mine = mine.filter(status__in=OPEN_STATUSES)
         return mine
 
@@ -290,7 +310,7 @@ class AssignmentAccept(_AssignmentAction):
 
     permission_classes = [IsVolunteer]
 
-    @extend_schema(request=None, responses=AssignmentSerializer)
+    @extend_schema(request=None, responses={200: AssignmentSerializer, 409: CONFLICT_RESPONSE})
     def post(self, request, pk: int):
         return super().post(request, pk)
 
@@ -304,7 +324,9 @@ class AssignmentDecline(_AssignmentAction):
     permission_classes = [IsVolunteer]
     request_serializer = ReasonSerializer
 
-    @extend_schema(request=ReasonSerializer, responses=AssignmentSerializer)
+    @extend_schema(
+        request=ReasonSerializer, responses={200: AssignmentSerializer, 409: CONFLICT_RESPONSE}
+    )
     def post(self, request, pk: int):
         return super().post(request, pk)
 
@@ -320,7 +342,9 @@ class AssignmentProgress(_AssignmentAction):
     permission_classes = [IsVolunteer]
     request_serializer = ProgressSerializer
 
-    @extend_schema(request=ProgressSerializer, responses=AssignmentSerializer)
+    @extend_schema(
+        request=ProgressSerializer, responses={200: AssignmentSerializer, 409: CONFLICT_RESPONSE}
+    )
     def post(self, request, pk: int):
         return super().post(request, pk)
 
@@ -339,7 +363,10 @@ class AssignmentUnassign(_AssignmentAction):
     permission_classes = [IsCoordinator]
     request_serializer = RequiredReasonSerializer
 
-    @extend_schema(request=RequiredReasonSerializer, responses=AssignmentSerializer)
+    @extend_schema(
+        request=RequiredReasonSerializer,
+        responses={200: AssignmentSerializer, 409: CONFLICT_RESPONSE},
+    )
     def post(self, request, pk: int):
         return super().post(request, pk)
 
@@ -357,7 +384,7 @@ class NeedAssign(APIView):
     @extend_schema(
         request=ManualAssignSerializer,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
-        responses={201: AssignmentSerializer, 422: KEY_REUSED_RESPONSE},
+        responses={201: AssignmentSerializer, 409: CONFLICT_RESPONSE, 422: KEY_REUSED_RESPONSE},
     )
     def post(self, request, pk: int):
         # A retry with the same Idempotency-Key gets the first answer (config/idempotency).

@@ -5,7 +5,13 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import Conflict, IsCoordinator, IsCoordinatorOrCommander, query_filters
+from config.api import (
+    CONFLICT_RESPONSE,
+    Conflict,
+    IsCoordinator,
+    IsCoordinatorOrCommander,
+    query_filters,
+)
 from config.idempotency.services import (
     IDEMPOTENCY_KEY_PARAMETER,
     KEY_REUSED_RESPONSE,
@@ -185,7 +191,9 @@ class _IncidentCloseView(APIView):
     permission_classes = [IsCoordinator]
     close = None
 
-    @extend_schema(request=CloseSerializer, responses=IncidentSerializer)
+    @extend_schema(
+        request=CloseSerializer, responses={200: IncidentSerializer, 409: CONFLICT_RESPONSE}
+    )
     def post(self, request, pk: int):
         incident = get_object_or_404(Incident, pk=pk)
         form = CloseSerializer(data=request.data)

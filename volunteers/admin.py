@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 
 from volunteers import services
 from volunteers.models import Skill, Team, Township, Vehicle, Volunteer
+from volunteers.roles import Role, user_has_role
 
 
 @admin.register(Township)
@@ -45,6 +46,25 @@ class VolunteerAdmin(admin.ModelAdmin):
     # location is what the phone reported, not something to type in.
     readonly_fields = ["on_duty", "last_latitude", "last_longitude", "last_located_at", "joined_at"]
     actions = ["put_on_duty", "take_off_duty"]
+    # Least data (issue 10): where someone lives or was is for the administrators who
+    # correct it; a commander reviewing does not see phone numbers either.
+    POSITIONS = ["home_latitude", "home_longitude", "last_latitude", "last_longitude"]
+
+    def get_exclude(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_exclude(request, obj)
+        return [*(super().get_exclude(request, obj) or ()), *self.POSITIONS]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return [field for field in fields if field not in self.POSITIONS]
+
+    def get_list_display(self, request):
+        if user_has_role(request.user, Role.COORDINATOR):
+            return self.list_display
+        return [field for field in self.list_display if field != "phone"]
 
     def _set_duty(self, request, queryset, *, on_duty: bool):
         changed = unchanged = 0

@@ -1,15 +1,16 @@
 from django.contrib.auth.signals import user_logged_in
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import IsCoordinatorOrCommander, IsVolunteer, query_filters
+from config.api import ErrorSerializer, IsCoordinatorOrCommander, IsVolunteer, query_filters
 from volunteers.models import (
     TRAVEL_RANGE_KM_MAX,
     TRAVEL_RANGE_KM_MIN,
@@ -169,6 +170,17 @@ class TokenSignIn(ObtainAuthToken):
     middleware reads (and answers 429); a success is announced as the pages' is, which
     forgives the account its failures and records last_login."""
 
+    @extend_schema(
+        # No credentials needed: this is where they come from.
+        auth=[],
+        responses={
+            200: AuthTokenSerializer,
+            429: OpenApiResponse(
+                response=ErrorSerializer,
+                description="Too many failed sign-ins for this account or from this address.",
+            ),
+        },
+    )
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         try:

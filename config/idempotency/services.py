@@ -31,6 +31,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
+from config.api import ErrorSerializer
 from config.idempotency.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -52,7 +53,10 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     ),
 )
 KEY_REUSED_RESPONSE = OpenApiResponse(
-    description='The Idempotency-Key was already used for a different request: `{"detail": "..."}`.'
+    response=ErrorSerializer,
+    description=(
+        'The Idempotency-Key was already used for a different request: `{"detail": "..."}`.'
+    ),
 )
 
 

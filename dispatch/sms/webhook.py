@@ -14,6 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import INVALID_INPUT_RESPONSE, ErrorSerializer
 from dispatch.models import SmsOutcome
 from dispatch.sms.replies import phone_digits, sms_inbound_handle
 
@@ -82,9 +83,17 @@ class SmsInbound(APIView):
         request=SmsInboundSerializer,
         responses={
             200: SmsAnswerSerializer,
-            400: OpenApiResponse(description="Malformed JSON or a missing field"),
-            403: OpenApiResponse(description=f"Wrong or missing {SECRET_HEADER}"),
-            404: OpenApiResponse(description="The webhook is off (SMS_INBOUND_SECRET unset)"),
+            400: OpenApiResponse(
+                response=INVALID_INPUT_RESPONSE.response,
+                description="Malformed JSON or a missing field",
+            ),
+            403: OpenApiResponse(
+                response=ErrorSerializer, description=f"Wrong or missing {SECRET_HEADER}"
+            ),
+            404: OpenApiResponse(
+                response=ErrorSerializer,
+                description="The webhook is off (SMS_INBOUND_SECRET unset)",
+            ),
         },
         parameters=[
             OpenApiParameter(

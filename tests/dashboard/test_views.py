@@ -248,7 +248,9 @@ def offer_to(volunteer) -> Assignment:
 
 
 @pytest.mark.django_db
-def test_it_shows_each_offer_sent_delivered_seen_or_answered(client, commander, offered):
+def test_it_shows_each_offer_sent_delivered_seen_or_answered(
+    client, commander, coordinator, offered
+):
     incident, (first, second, third) = offered
     services.offer_mark_delivered(assignment_id=offer_to(second).pk, volunteer=second)
     services.offer_mark_seen(assignment_id=offer_to(third).pk, volunteer=third)
@@ -266,8 +268,15 @@ def test_it_shows_each_offer_sent_delivered_seen_or_answered(client, commander, 
     assert rows["救援2"]["delivered_at"] and not rows["救援2"]["seen_at"]
     assert rows["救援3"]["delivered_at"] and rows["救援3"]["seen_at"]
     assert rows["救援1"]["answered_at"] and rows["救援1"]["distance_m"] > 0
-    assert rows["救援1"]["volunteer_phone"] == "13800000001"
+    assert rows["救援1"]["volunteer_phone"] is None  # a commander reviews; no phones
     assert client.get("/dashboard/incidents/999999/offers/").status_code == 404
+    client.force_login(coordinator)
+    calls = client.get(f"/dashboard/incidents/{incident.pk}/offers/").json()["assignments"]
+    assert {row["volunteer_phone"] for row in calls} == {
+        "13800000001",
+        "13800000002",
+        "13800000003",
+    }
 
 
 @pytest.mark.django_db
@@ -282,6 +291,15 @@ def test_it_shows_the_offers_as_the_rest_api_does_with_the_pages_extras(client, 
     extras = {"state", "volunteer_phone", "vehicle_capacity"}
     assert [{k: v for k, v in row.items() if k not in extras} for row in page] == api
     assert [row["state"] for row in page] == ["accepted", "sent", "sent"]
+
+
+@pytest.mark.django_db
+def test_it_shows_a_commander_how_many_are_on_duty_not_where(client, commander, resources):
+    client.force_login(commander)
+
+    markers = client.get("/dashboard/markers/").json()
+
+    assert (markers["on_duty"], markers["volunteers"]) == (3, [])
 
 
 @pytest.mark.django_db
