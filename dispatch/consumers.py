@@ -4,6 +4,7 @@ groups, then send where the client stands; requests go to the services."""
 import asyncio
 import json
 import logging
+import math
 import time
 from collections import deque
 from types import SimpleNamespace
@@ -172,6 +173,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             await self.send_json({"type": "error", "reason": "not JSON"})
             return
+        except RecursionError:  # "[[[[…": the parser recurses once a level
+            await self.send_json({"type": "error", "reason": "JSON nested too deeply"})
+            return
         await self.receive_json(content)
 
     def _over_rate_limit(self) -> bool:
@@ -254,7 +258,19 @@ def _field(content: dict, name: str, kind: type, *, required: bool = True):
     # bool is an int in Python; an id or a count of True is a client bug.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadRequest(f"{name}: expected {kind.__name__}")
+    if kind is str and not _storable(value):
+        raise BadRequest(f"{name}: text with a NUL or a lone surrogate")
     return value
+
+
+def _storable(text: str) -> bool:
+    """JSON carries a NUL or a lone surrogate (escaped: \\u0000, \\ud800); PostgreSQL
+    stores neither, and the write would fail."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 class DashboardConsumer(LiveConsumer):
@@ -370,4 +386,7 @@ def _number(content: dict, name: str) -> float:
     value = content.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRequest(f"{name}: expected a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer no float holds (10**400): as far off the map as inf
+        return math.inf if value > 0 else -math.inf

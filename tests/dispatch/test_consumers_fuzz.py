@@ -21,9 +21,10 @@ that look well formed, of every documented `type` (and near misses), each field 
 of the wrong type, missing, null, huge, negative, NaN or infinite, the ids of other
 volunteers' offers and work and of nothing, SQL-, HTML-, NUL- and surrogate-laden text.
 Derandomised, a bounded number of examples each (EXAMPLES), the volunteer's rows put
-back as the scene had them before each example, so every example starts from the same
-state and a failure shrinks. The frames that once crashed the consumer are explicit
-examples, run whatever the generation draws.
+back as the scene had them before each example (then, for the requests, their offer
+taken on to accepted, on the way or on scene, as the example says), so every example
+starts from a known state and a failure shrinks. The frames that once crashed the
+consumer are explicit examples, run whatever the generation draws.
 
 One socket serves every example of a test: it lives on an event loop of its own, in a
 thread, which the synchronous Hypothesis test drives (run_coroutine_threadsafe): an
@@ -33,13 +34,16 @@ import asyncio
 import itertools
 import json
 import math
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.utils import timezone
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -65,7 +69,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-EXAMPLES = 60  # per test; the hostile requests get twice as many
+EXAMPLES = 100  # per strategy and socket
 FUZZ = hypothesis_settings(
     max_examples=EXAMPLES,
     derandomize=True,  # the same examples every run: what fails in CI fails at home
@@ -79,6 +83,7 @@ FUZZ = hypothesis_settings(
     ],
 )
 REPLY_TIMEOUT = 10  # seconds; only a socket that stopped answering waits this long
+SERVERS_RECURSION_LIMIT = 1000  # CPython's default, which uvicorn keeps
 LIMIT = django_settings.WS_MAX_FRAME_BYTES
 
 # The other people of the scene: none of this may reach the volunteer's socket.
@@ -213,6 +218,22 @@ EDGE_INTS = [
 ]
 EDGE_FLOATS = [math.nan, math.inf, -math.inf, -0.0, 1e308, 5e-324, 90.0000001, -180.0000001]
 EDGE_NUMBERS = st.sampled_from(EDGE_INTS + EDGE_FLOATS)
+# The edges a request's fields are tried at, often: few enough that each is drawn.
+TEXT_EDGES = [
+    "",
+    "\x00",
+    "reason\x00with a NUL",
+    "\ud800",
+    "tail \udfff",
+    "' OR '1'='1",
+    "1; DROP TABLE dispatch_assignment; --",
+    "<img src=x onerror=alert(document.cookie)>",
+    "x" * 301,
+    "中" * 2000,
+    OTHER_PHONE,
+    BUSY_TITLE,
+]
+NUMBER_EDGES = [10**400, -(10**400), 2**63, 2**64, math.nan, math.inf, -math.inf, -1, 1e308, True]
 
 hostile_strings = st.sampled_from(HOSTILE_STRINGS)
 scalars = st.one_of(
@@ -283,14 +304,17 @@ def _text_of_bytes(n: int, char: str) -> str:
 @st.composite
 def raw_frames(draw) -> Frame:
     """(1) Arbitrary text and bytes: not JSON, JSON by chance, empty, about the limit."""
-    which = draw(st.sampled_from(["text", "text", "bytes", "text at the limit", "bytes at the limit"]))
+    which = draw(
+        st.sampled_from(["text", "text", "bytes", "text at the limit", "bytes at the limit"])
+    )
     if which == "text":
         return Frame(text=draw(st.text(max_size=200)))
     if which == "bytes":
         return Frame(data=draw(st.binary(max_size=200)))
     size = draw(st.integers(LIMIT - 3, LIMIT + 3))
     if which == "bytes at the limit":
-        return Frame(data=draw(st.sampled_from([b"{", b"\xff", b'{"type": "ping"}'])) * size)
+        unit = draw(st.sampled_from([b"{", b"\xff", b'{"type": "ping"}']))
+        return Frame(data=(unit * size)[:size])
     char = draw(st.sampled_from(["x", "é", "中", "😀"]))
     return Frame(text=_text_of_bytes(size, char))
 
@@ -327,24 +351,28 @@ def request_frames(own: int, others: list[int]) -> st.SearchStrategy:
     valid = {
         "assignment": ids,
         "status": st.sampled_from(["en_route", "on_scene", "completed"]),
-        "people_moved": st.integers(0, 1_000_000),
+        "people_moved": st.none() | st.integers(0, 1_000_000),
         "reason": st.text(max_size=60),
         "latitude": st.floats(-90, 90) | st.integers(-90, 90),
         "longitude": st.floats(-180, 180) | st.integers(-180, 180),
         "on_duty": st.booleans(),
         "ref": st.text(max_size=64),
     }
+    text_edges = st.sampled_from(TEXT_EDGES)
+    number_edges = st.sampled_from(NUMBER_EDGES)
     edges = {
-        "assignment": st.one_of(
-            EDGE_NUMBERS, st.integers(), ids.map(float), ids.map(str), ids.map(lambda i: [i])
+        "assignment": st.sampled_from(
+            [2**63, 2**64, -(2**63) - 1, 10**400, 0, -1, True, 1e308, math.nan]
+            + [float(own), str(own), [own], {"id": own}]
         ),
-        "status": hostile_strings,
-        "people_moved": st.one_of(EDGE_NUMBERS, st.sampled_from([-1, 1_000_001, 2.5])),
-        "reason": hostile_strings,
-        "latitude": EDGE_NUMBERS | st.floats(),
-        "longitude": EDGE_NUMBERS | st.floats(),
+        "status": text_edges
+        | st.sampled_from(["en_route\x00", "EN_ROUTE", " completed", "offered", "accepted"]),
+        "people_moved": number_edges | st.sampled_from([1_000_001, 2.5, "3"]),
+        "reason": text_edges,
+        "latitude": number_edges | st.sampled_from(["34.6", 90, -90]),
+        "longitude": number_edges | st.sampled_from(["113.7", 180, -180]),
         "on_duty": st.sampled_from([0, 1, "true", "false", "", [], {}]),
-        "ref": st.one_of(st.text(min_size=65, max_size=70), EDGE_NUMBERS, hostile_strings),
+        "ref": text_edges | number_edges | st.sampled_from(["r" * 64, "r" * 65, [], {}]),
     }
 
     @st.composite
@@ -353,10 +381,16 @@ def request_frames(own: int, others: list[int]) -> st.SearchStrategy:
             kind = draw(st.sampled_from(TYPES))
         else:
             kind = draw(st.sampled_from(OTHER_TYPES) | hostile_strings | scalars)
+        names = [*FIELDS_OF.get(kind, ["assignment"]), "ref"] if isinstance(kind, str) else []
+        # Well formed; well formed but for one field; or each field drawn on its own.
+        mode = draw(st.sampled_from(["well formed", "one field off", "one field off", "any"]))
+        off = draw(st.sampled_from(names)) if names and mode == "one field off" else None
         content = {"type": kind}
-        names = FIELDS_OF.get(kind, ["assignment"]) if isinstance(kind, str) else []
-        for name in [*names, "ref"]:
-            how = draw(st.sampled_from(["valid", "valid", "edge", "edge", "any", "null", "none"]))
+        for name in names:
+            if mode == "well formed" or (mode == "one field off" and name != off):
+                how = "valid"
+            else:
+                how = draw(st.sampled_from(["valid", "edge", "edge", "any", "null", "missing"]))
             if how == "valid":
                 content[name] = draw(valid[name])
             elif how == "edge":
@@ -385,6 +419,20 @@ class Exchange:
     closed: int | None = None  # the close code, when the server closed the socket
 
 
+@contextmanager
+def servers_recursion_limit():
+    """While it runs an example Hypothesis raises the interpreter's recursion limit (by
+    2,000, for its own engine), and with it every thread's, the consumer's included: a
+    frame nested 1,500 deep, which breaks json.loads on a server, would pass here.
+    Frames are sent, and answered, under the server's limit."""
+    raised = sys.getrecursionlimit()
+    sys.setrecursionlimit(SERVERS_RECURSION_LIMIT)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(raised)
+
+
 class FuzzLoop:
     """An event loop in a thread of its own, for sockets that outlive one example."""
 
@@ -394,7 +442,8 @@ class FuzzLoop:
         self.thread.start()
 
     def run(self, coroutine, timeout: float = 60):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+        with servers_recursion_limit():
+            return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def close(self):
         async def end_everything():
@@ -439,11 +488,24 @@ class FuzzSocket:
             ws, self.ws = self.ws, None
             await ws.disconnect(timeout=REPLY_TIMEOUT)
 
+    async def _output(self) -> dict:
+        """The server's next message; the consumer's exception as soon as it crashed
+        (WebsocketCommunicator.receive_output would wait out its timeout first)."""
+        consumer, output = self.ws.future, asyncio.ensure_future(self.ws.output_queue.get())
+        await asyncio.wait({consumer, output}, timeout=REPLY_TIMEOUT, return_when="FIRST_COMPLETED")
+        if output.done():
+            return output.result()
+        output.cancel()
+        if consumer.done():
+            consumer.result()  # raises what crashed it
+            raise AssertionError("the consumer ended without closing the socket")
+        raise TimeoutError(f"no answer in {REPLY_TIMEOUT} s")
+
     async def _next(self, exchange: Exchange) -> dict:
         """The next frame that is not a live log event (those are kept aside), or the
         close. The consumer's exception, if it crashed, is raised here."""
         while True:
-            output = await self.ws.receive_output(timeout=REPLY_TIMEOUT)
+            output = await self._output()
             if output["type"] == "websocket.close":
                 return output
             assert output["type"] == "websocket.send" and output.get("text"), output
@@ -452,16 +514,18 @@ class FuzzSocket:
                 return frame
             exchange.events.append(frame)
 
-    async def exchange(self, frame: Frame, *, then_ping: bool = True) -> Exchange:
-        """Send the frame and read its answer; then a ping, and everything up to the
-        ping's answer (a consumer handles one message at a time, in order: whatever the
-        frame caused comes first)."""
+    async def exchange(
+        self, frame: Frame, *, then_ping: bool = True, answers: int | None = None
+    ) -> Exchange:
+        """Send the frame and read its answers (a ping's two, or one; or the close);
+        then a ping, and everything up to the ping's answer (a consumer handles one
+        message at a time, in order: whatever the frame caused comes first)."""
         exchange = Exchange()
         try:
             if self.ws is None:
                 exchange.opening = await self.open()
             await self.ws.send_input(frame.message)
-            answers = 2 if frame.type() == "ping" else 1
+            answers = answers or (2 if frame.type() == "ping" else 1)
             sentinel = f"fuzz-sentinel-{next(self.sentinels)}"
             while True:
                 answer = await self._next(exchange)
@@ -558,9 +622,18 @@ def _changed(before: dict, after: dict) -> set:
     return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
 
 
-def restore(baseline: dict, volunteer_id: int, offer_id: int):
+START = [
+    AssignmentStatus.OFFERED,
+    AssignmentStatus.ACCEPTED,
+    AssignmentStatus.EN_ROUTE,
+    AssignmentStatus.ON_SCENE,
+]
+
+
+def restore(baseline: dict, volunteer_id: int, offer_id: int, start: str = START[0]):
     """Put the volunteer's own rows back as the scene had them (the properties make
-    sure no other row changed). The log only grows."""
+    sure no other row changed), then take their offer on to `start`: accepted, on the
+    way, on scene. The log only grows."""
     Engagement.objects.filter(volunteer_id=volunteer_id).delete()
     row = baseline["assignments"][offer_id]
     Assignment.objects.filter(pk=offer_id).update(**{k: v for k, v in row.items() if k != "pk"})
@@ -570,6 +643,16 @@ def restore(baseline: dict, volunteer_id: int, offer_id: int):
     for table in ("log", "events"):
         now.pop(table)
     assert now == {k: v for k, v in baseline.items() if k not in ("log", "events")}
+    if start == AssignmentStatus.OFFERED:
+        return
+    moment = timezone.now()
+    reached = {"answered_at": moment}
+    if start in (AssignmentStatus.EN_ROUTE, AssignmentStatus.ON_SCENE):
+        reached["en_route_at"] = moment
+    if start == AssignmentStatus.ON_SCENE:
+        reached["on_scene_at"] = moment
+    Assignment.objects.filter(pk=offer_id).update(status=start, **reached)
+    Engagement.objects.create(volunteer_id=volunteer_id, assignment_id=offer_id)
 
 
 # --- the properties -------------------------------------------------------------------------
@@ -665,90 +748,151 @@ def checker(ws: FuzzSocket, loop: FuzzLoop, tasks: list, scene: dict, *, volunte
     mine, offer = scene["mine"].pk, scene["offer"]
     baseline = world()
 
-    def check(frames: list[Frame]):
-        restore(baseline, mine, offer)
-        for frame in frames:
-            before = world()
-            tasks.clear()
-            exchange = loop.run(ws.exchange(frame))
-            after = world()
-            answered = assert_answered(frame, exchange, volunteer=volunteer)
-            if answered == "ack" and volunteer:
-                assert_only_own_changes(
-                    before, after, tasks, kind=frame.type(), mine=mine, offer=offer
-                )
-            else:
-                assert_nothing_changed(before, after, tasks)
-            if volunteer:
-                assert_nothing_of_others(frame, exchange, mine=mine, offer=offer)
-            else:
-                assert exchange.events == [], exchange  # nothing happened: nothing to tell
+    def check(frames: list[Frame], start: str = START[0]):
+        restore(baseline, mine, offer, start)
+        for n, frame in enumerate(frames):
+            try:
+                check_frame(frame)
+            except Exception as error:
+                # Hypothesis's own report of the example is unreadable here (pytest 9).
+                error.add_note(f"frame {n} of {frames!r}")
+                raise
+
+    def check_frame(frame: Frame):
+        before = world()
+        tasks.clear()
+        exchange = loop.run(ws.exchange(frame))
+        after = world()
+        answered = assert_answered(frame, exchange, volunteer=volunteer)
+        if answered == "ack" and volunteer:
+            assert_only_own_changes(before, after, tasks, kind=frame.type(), mine=mine, offer=offer)
+        else:
+            assert_nothing_changed(before, after, tasks)
+        if volunteer:
+            assert_nothing_of_others(frame, exchange, mine=mine, offer=offer)
+        else:
+            assert exchange.events == [], exchange  # nothing happened: nothing to tell
 
     return check
 
 
 @pytest.fixture
-def phone(scene, fuzz_loop, tasks_queued):
-    """The volunteer's phone (its token as a subprotocol), and the check of an example."""
+def sockets(scene):
+    """New sockets: the volunteer's phone (its token as a subprotocol), a coordinator's
+    dashboard (a browser's session)."""
     token = Token.objects.create(user=scene["mine"].user).key
-    ws = FuzzSocket("/ws/volunteer/", token=token)
-    yield checker(ws, fuzz_loop, tasks_queued, scene, volunteer=True)
-    fuzz_loop.run(ws.close())
+    cookie = session_cookie(scene["coordinator"])
+    return {
+        "phone": lambda: FuzzSocket("/ws/volunteer/", token=token),
+        "dashboard": lambda: FuzzSocket("/ws/dashboard/", cookie=cookie),
+    }
 
 
-@pytest.fixture
-def dashboard(scene, fuzz_loop, tasks_queued):
-    """A coordinator's dashboard (a browser's session), and the check of an example."""
-    ws = FuzzSocket("/ws/dashboard/", cookie=session_cookie(scene["coordinator"]))
-    yield checker(ws, fuzz_loop, tasks_queued, scene, volunteer=False)
+@pytest.fixture(params=["phone", "dashboard"])
+def check(request, scene, sockets, fuzz_loop, tasks_queued):
+    """The check of an example on one socket, which serves every example of the test."""
+    ws = sockets[request.param]()
+    yield checker(ws, fuzz_loop, tasks_queued, scene, volunteer=request.param == "phone")
     fuzz_loop.run(ws.close())
 
 
 def regressions(scene) -> list[list[Frame]]:
-    """Frames that once crashed the consumer (fixed in dispatch/consumers.py), tried in
+    """Frames that crashed the consumer before dispatch/consumers.py was fixed, tried in
     every run whatever the strategies draw."""
     offer = scene["offer"]
     return [
         [deep(5000, closed=False)],  # RecursionError from json.loads
-        [deep(4000, opener='{"a":', closer="}")],
+        [deep(1500, closed=False, opener='{"a":')],  # 7,500 bytes: under the size limit
         [Frame.of({"type": "location", "latitude": 10**400, "longitude": 113.7})],  # OverflowError
-        [Frame.of({"type": "decline", "assignment": offer, "reason": "a\x00b"})],  # NUL in text
+        [Frame.of({"type": "location", "latitude": 34.6, "longitude": -(10**400)})],
+        [Frame.of({"type": "decline", "assignment": offer, "reason": "a\x00b"})],  # NUL: DataError
         [Frame.of({"type": "decline", "assignment": offer, "reason": "\ud800"})],  # surrogate
-        [Frame.of({"type": "status", "assignment": offer, "status": "en_route\x00"})],
     ]
 
 
-def with_regressions(test, scene):
-    for frames in regressions(scene):
-        test = example(frames)(test)
-    return test
+# --- the properties, frame after frame -------------------------------------------------------
 
 
-# --- the volunteer's socket ------------------------------------------------------------------
-
-
-def test_a_phone_survives_arbitrary_text_and_bytes(phone, scene):
+def test_a_socket_survives_arbitrary_text_and_bytes(check):
     @FUZZ
     @given(st.lists(raw_frames(), min_size=1, max_size=3))
     def arbitrary_text_and_bytes(frames):
-        phone(frames)
+        check(frames)
 
-    with_regressions(arbitrary_text_and_bytes, scene)()
+    arbitrary_text_and_bytes()
 
 
-def test_a_phone_survives_json_of_any_shape(phone, scene):
+def test_a_socket_survives_json_of_any_shape(check):
     @FUZZ
     @given(st.lists(json_frames(), min_size=1, max_size=3))
     def json_of_any_shape(frames):
-        phone(frames)
+        check(frames)
 
     json_of_any_shape()
 
 
-def test_a_phone_survives_hostile_requests_of_every_type(phone, scene):
-    @hypothesis_settings(FUZZ, max_examples=2 * EXAMPLES)
-    @given(st.lists(request_frames(scene["offer"], scene["others"]), min_size=1, max_size=4))
-    def hostile_requests(frames):
-        phone(frames)
+def test_a_socket_survives_hostile_requests_of_every_type(check, scene):
+    """The volunteer's offer is open, accepted, on the way or on scene when the frames
+    come."""
 
+    @FUZZ
+    @given(
+        start=st.sampled_from(START),
+        frames=st.lists(request_frames(scene["offer"], scene["others"]), min_size=1, max_size=6),
+    )
+    def hostile_requests(start, frames):
+        check(frames, start)
+
+    for frames in regressions(scene):
+        hostile_requests = example(start=START[0], frames=frames)(hostile_requests)
     hostile_requests()
+
+
+# --- the rate limit ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["phone", "dashboard"])
+def test_over_the_rate_limit_a_socket_is_told_and_closed_and_nothing_changes(
+    which, scene, sockets, fuzz_loop, tasks_queued, settings
+):
+    """Up to WS_RATE_LIMIT_PER_MINUTE frames a minute are answered, whatever they are;
+    the next gets "too many messages" and the close 4429, and is not acted on: here a
+    request that, answered, would change something (the dashboard's: a ping)."""
+    mine, offer = scene["mine"].pk, scene["offer"]
+    baseline = world()
+    would_change = [
+        {"type": "accept", "assignment": offer},
+        {"type": "decline", "assignment": offer, "reason": "busy"},
+        {"type": "seen", "assignment": offer},
+        {"type": "duty", "on_duty": False},
+        {"type": "location", "latitude": SITE[0], "longitude": SITE[1]},
+    ]
+    last_frames = would_change if which == "phone" else [{"type": "ping"}]
+    under_the_limit = st.one_of(
+        raw_frames(), json_frames(), request_frames(offer, scene["others"])
+    ).filter(lambda frame: frame.size <= LIMIT)
+
+    @hypothesis_settings(FUZZ, max_examples=EXAMPLES // 5)
+    @given(
+        limit=st.integers(1, 4),
+        frames=st.lists(under_the_limit, min_size=4, max_size=4),
+        last=st.sampled_from(last_frames).map(Frame.of),
+    )
+    def over_the_limit(limit, frames, last):
+        settings.WS_RATE_LIMIT_PER_MINUTE = limit
+        restore(baseline, mine, offer)
+        ws = sockets[which]()
+        try:
+            for frame in frames[:limit]:
+                exchange = fuzz_loop.run(ws.exchange(frame, then_ping=False))
+                assert exchange.closed is None and exchange.replies, (frame, exchange)
+            before = world()
+            tasks_queued.clear()
+            told = fuzz_loop.run(ws.exchange(last, then_ping=False, answers=2))
+            assert told.replies == [{"type": "error", "reason": "too many messages"}], told
+            assert told.closed == 4429, told
+            assert_nothing_changed(before, world(), tasks_queued)
+        finally:
+            fuzz_loop.run(ws.close())
+
+    over_the_limit()
