@@ -33,8 +33,8 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, in the caller's language.")
 
 
-# Invalid input: `{"field": ["message", ...]}` (a list's items nested alike, e.g.
-# `{"needs": [{}, {"skill": ["..."]}]}`), `{"non_field_errors": [...]}`, or
+# Invalid input: `{"field": ["message", ...]}` (a list's items by their index, e.g.
+# `{"needs": {"1": {"skill": ["..."]}}}`), `{"non_field_errors": [...]}`, or
 # `{"detail": "..."}` for malformed JSON or a refused change of state.
 INVALID_INPUT_RESPONSE = OpenApiResponse(
     response={"type": "object", "additionalProperties": {}},
@@ -45,6 +45,10 @@ FORBIDDEN_RESPONSE = OpenApiResponse(
     description="Not signed in (no or wrong credentials), or not allowed to do this.",
 )
 NOT_FOUND_RESPONSE = OpenApiResponse(response=ErrorSerializer, description="No such object.")
+UNSUPPORTED_MEDIA_TYPE_RESPONSE = OpenApiResponse(
+    response=ErrorSerializer,
+    description="A body in a content type this operation does not read (or none named).",
+)
 CONFLICT_RESPONSE = OpenApiResponse(
     response=ErrorSerializer, description="The current state does not allow it; `detail` says why."
 )
@@ -53,8 +57,9 @@ CONFLICT_RESPONSE = OpenApiResponse(
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's schema, with the errors every operation may answer documented
     beside what the view declares: 400 when it takes input (a body, or query
-    parameters), 403 when it checks who asks, 404 when its path names an object. The
-    errors only some views give (409, 422, 429) are in their own extend_schema.
+    parameters), 403 when it checks who asks, 404 when its path names an object, 415
+    when it reads a body. The errors only some views give (409, 422, 429) are in their
+    own extend_schema.
     Schemathesis holds the API to this (tests/config/test_api_schema.py)."""
 
     def get_operation(self, *args, **kwargs):
@@ -74,6 +79,8 @@ class ApiAutoSchema(AutoSchema):
             errors["403"] = FORBIDDEN_RESPONSE
         if "{" in self.path:
             errors["404"] = NOT_FOUND_RESPONSE
+        if "requestBody" in operation:
+            errors["415"] = UNSUPPORTED_MEDIA_TYPE_RESPONSE
         responses = operation["responses"]
         for code, error in errors.items():
             if code not in responses:

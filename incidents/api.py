@@ -29,8 +29,18 @@ from incidents.services import (
 from volunteers.models import Skill
 
 
+class SkillCodeField(serializers.SlugRelatedField):
+    """A skill named by its code. A text with a NUL character is no code, and is refused
+    before the lookup: PostgreSQL cannot even compare it (a 500 otherwise)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class NeedSerializer(serializers.ModelSerializer):
-    skill = serializers.SlugRelatedField(
+    skill = SkillCodeField(
         slug_field="code", queryset=Skill.objects.all(), required=False, allow_null=True
     )
     water_depth_m = serializers.DecimalField(

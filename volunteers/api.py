@@ -1,6 +1,8 @@
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.authtoken.models import Token
@@ -163,6 +165,16 @@ class MeSerializer(serializers.Serializer):
     volunteer = VolunteerSerializer(allow_null=True)
 
 
+class TokenSignInSerializer(AuthTokenSerializer):
+    # No username is longer than the model's; a longer one is refused here, before
+    # django-axes records the failed attempt in its 255-character column (a 500).
+    username = serializers.CharField(
+        label=gettext_lazy("Username"),
+        max_length=User._meta.get_field("username").max_length,
+        write_only=True,
+    )
+
+
 class TokenSignIn(ObtainAuthToken):
     """POST username and password → {"token"}: a sign-in like the pages', throttled with
     them (django-axes). django-axes marks a locked-out attempt on the request it is
@@ -170,11 +182,13 @@ class TokenSignIn(ObtainAuthToken):
     middleware reads (and answers 429); a success is announced as the pages' is, which
     forgives the account its failures and records last_login."""
 
+    serializer_class = TokenSignInSerializer
+
     @extend_schema(
         # No credentials needed: this is where they come from.
         auth=[],
         responses={
-            200: AuthTokenSerializer,
+            200: TokenSignInSerializer,
             429: OpenApiResponse(
                 response=ErrorSerializer,
                 description="Too many failed sign-ins for this account or from this address.",
@@ -219,8 +233,10 @@ class MyVolunteerProfile(APIView):
     def get(self, request):
         return Response(VolunteerSerializer(request.user.volunteer).data)
 
+    @extend_schema(request=VolunteerSelfUpdateSerializer, responses=VolunteerSerializer)
     def patch(self, request):
-        form = VolunteerSelfUpdateSerializer(data=request.data)
+        # partial: a form (not JSON) that leaves out on_duty does not mean "off duty".
+        form = VolunteerSelfUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         volunteer = volunteer_update_self(volunteer=request.user.volunteer, **form.validated_data)
         return Response(VolunteerSerializer(volunteer).data)
