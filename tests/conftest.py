@@ -4,7 +4,7 @@ import os
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -136,6 +136,16 @@ def channel_layer():
     yield layer
     if hasattr(layer, "flush"):
         async_to_sync(layer.flush)()
+
+
+@pytest.fixture(autouse=True)
+def _a_channel_layer_per_test():
+    """Each test gets channel-layer objects of its own. A test drives sockets on event
+    loops that end with it; a Redis layer object keeps asyncio locks bound to the loop
+    that first took them, and one left held by a consumer cancelled with its loop
+    refuses the next test's loop ("bound to a different event loop")."""
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture
