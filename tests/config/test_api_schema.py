@@ -238,18 +238,18 @@ def scene(coordinator, commander, volunteer, make_volunteer, make_user, settings
     other = make_volunteer(
         "13800000002", on_duty=True, last_latitude=SITE[0] + KM, last_longitude=SITE[1]
     )
-    team = Team.objects.create(name="蓝天救援队", kind=Team.Kind.choices[0][0])
+    team = Team.objects.create(name="蓝天救援队", kind=Team.Kind.RESCUE)
     volunteer.teams.add(team)
     longhu = Township.objects.get(name="龙湖镇")
 
-    def offer(need, **resource):
+    def offer(need, *, volunteer=None, vehicle=None):
         pick = Pick(
-            need.pk,
-            resource.get("vehicle", resource.get("volunteer")),
-            "vehicle" in resource,
-            1000,
-            300,
-            1.0,
+            need_id=need.pk,
+            resource_id=vehicle or volunteer,
+            is_vehicle=vehicle is not None,
+            distance_m=1000,
+            eta_seconds=300,
+            cost=1.0,
         )
         (made,) = dispatch_services.offers_make(need=need, picks=[pick])
         return made
@@ -291,8 +291,12 @@ def scene(coordinator, commander, volunteer, make_volunteer, make_user, settings
 
     incidents = [rescue.pk, second.pk, evacuation.pk, resolved.pk]
     volunteers = [volunteer.pk, other.pk]
-    users = {"volunteer": volunteer.user, "commander": commander, "coordinator": coordinator}
-    users["admin"] = admin
+    users = {
+        "volunteer": volunteer.user,
+        "commander": commander,
+        "coordinator": coordinator,
+        "admin": admin,
+    }
     return {
         "path_ids": {
             "assignments": [place.pk, others_offer.pk, volunteers_offer.pk, boat_offer.pk],
