@@ -629,7 +629,9 @@ def demo_seed(*, size: DemoSize, progress: Callable[[int], None] | None = None) 
     nothing, when the database already has volunteers."""
     rng = random.Random(SEED)
     with transaction.atomic():
-        transaction.on_commit(index_rebuild)  # the new volunteers, once committed
+        # The new volunteers, once committed; a failure (Redis down) is logged, not raised
+        # after the commit: the periodic rebuild repairs the index.
+        transaction.on_commit(index_rebuild, robust=True)
         # Inside the transaction: on SQLite (IMMEDIATE) it holds the write lock, so a
         # second seed started at the same moment waits and then finds the volunteers.
         # On PostgreSQL the second one fails on a unique constraint instead (the city

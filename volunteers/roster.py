@@ -450,8 +450,9 @@ def roster_import(*, rows: Sequence[RosterRow]) -> RosterImportResult:
     """Create or update one volunteer per row, keyed by phone, in one transaction.
     Rows must come from roster_validate (one row per phone)."""
     # Duty, positions and skills may all change: rebuild the location index once the
-    # import committed, rather than syncing thousands of volunteers one by one.
-    transaction.on_commit(index_rebuild)
+    # import committed, rather than syncing thousands of volunteers one by one. A failure
+    # (Redis down) is logged, not raised after the commit: the periodic rebuild repairs it.
+    transaction.on_commit(index_rebuild, robust=True)
     team_ids, new_teams = _teams_ensure(names=[name for row in rows for name in row.team_names])
     existing = _volunteers_by_phone([row.phone for row in rows])
     current_teams = _through_pairs(Volunteer.teams.through, "team", existing.values())
