@@ -1,5 +1,6 @@
 """Where the dispatch tests' scenes happen, and the incident most of them open."""
 
+from dispatch.models import Assignment, AssignmentStatus
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from volunteers.models import Skill
@@ -24,3 +25,18 @@ def open_rescue(reporter, *, count: int = 1, **fields) -> Incident:
         "priority": Incident.Priority.CRITICAL,
     }
     return incident_open(reporter=reporter, needs=needs, **(incident | fields))
+
+
+def offers_on_two_rescues(coordinator, volunteers) -> tuple[Need, Need, dict]:
+    """Two one-place rescues, each offered to every one of `volunteers`: the first need,
+    the second, and the offers by (need id, volunteer id)."""
+    first = open_rescue(coordinator, count=1).needs.get()
+    second = open_rescue(coordinator, count=1).needs.get()
+    offers = {
+        (need.pk, volunteer.pk): Assignment.objects.create(
+            need=need, volunteer=volunteer, status=AssignmentStatus.OFFERED
+        )
+        for need in (first, second)
+        for volunteer in volunteers
+    }
+    return first, second, offers

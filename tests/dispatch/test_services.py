@@ -21,7 +21,7 @@ from dispatch.models import (
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_resolve
 from tests.dispatch import scenes
-from tests.dispatch.scenes import KM, SITE
+from tests.dispatch.scenes import KM, SITE, offers_on_two_rescues
 from tests.processes import wait_until
 from volunteers.models import Township, Vehicle, VehicleKind
 
@@ -247,16 +247,8 @@ def test_it_takes_a_volunteer_out_of_the_index_while_busy_and_back_after(
 def test_it_withdraws_the_other_offers_of_a_volunteer_who_took_a_task(
     coordinator, rescuers, django_capture_on_commit_callbacks
 ):
-    taken = open_rescue(coordinator, count=1).needs.get()
-    other = open_rescue(coordinator, count=1).needs.get()
     busy, free = rescuers[0], rescuers[1]
-    offers = {
-        (need.pk, volunteer.pk): Assignment.objects.create(
-            need=need, volunteer=volunteer, status=AssignmentStatus.OFFERED
-        )
-        for need in (taken, other)
-        for volunteer in (busy, free)
-    }
+    taken, other, offers = offers_on_two_rescues(coordinator, (busy, free))
     # The accept's commit hooks run (the busy volunteer leaves the location index);
     # the withdrawal they queue is run here, by hand.
     with django_capture_on_commit_callbacks(execute=True):

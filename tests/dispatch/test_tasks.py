@@ -13,7 +13,7 @@ from dispatch.events import DASHBOARD_GROUP, event_record
 from dispatch.location_index import volunteer_key
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from dispatch.tasks import events_relay, offers_expire
-from tests.dispatch.scenes import KM, SITE
+from tests.dispatch.scenes import KM, SITE, offers_on_two_rescues
 from tests.dispatch.test_events import listen, receive
 from tests.dispatch.test_services import open_rescue
 from tests.processes import celery_worker, database_url_of_this_run, environment, wait_until
@@ -111,16 +111,8 @@ def test_it_dispatches_expires_and_escalates_through_a_real_worker(
 def test_it_withdraws_a_busy_volunteers_other_offers_through_a_real_worker(
     live_index, coordinator, rescuers
 ):
-    taken = open_rescue(coordinator, count=1).needs.get()
-    other = open_rescue(coordinator, count=1).needs.get()
     busy, free = rescuers[0], rescuers[1]
-    offers = {
-        (need.pk, volunteer.pk): Assignment.objects.create(
-            need=need, volunteer=volunteer, status=AssignmentStatus.OFFERED
-        )
-        for need in (taken, other)
-        for volunteer in (busy, free)
-    }
+    taken, other, offers = offers_on_two_rescues(coordinator, (busy, free))
     empty_this_runs_queue()  # the dispatches the two incidents queued: not this test's
 
     def offered_again():
