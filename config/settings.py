@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.csp import content_security_policy
 from config.env import (
     env_bool,
     env_int,
@@ -51,6 +52,9 @@ SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
+# A script injected into a page cannot read the CSRF token from the cookie; the pages
+# write it in base.html's data-csrf for their own scripts (config/csp.py).
+CSRF_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
@@ -70,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
     "volunteers",
     "incidents",
     "dispatch",
@@ -93,6 +98,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The Content-Security-Policy (config/csp.py), then its one exception, inside it.
+    "csp.middleware.CSPMiddleware",
+    "config.csp.inline_styles_on_tool_pages",
     # Last: turns a sign-in refused for too many failures into a 429 (pages/lockout.py).
     "axes.middleware.AxesMiddleware",
 ]
@@ -385,6 +393,8 @@ WS_RECHECK_SECONDS = env_int("WS_RECHECK_SECONDS", 300)
 # incidents, volunteers and vehicles on a plain background.
 MAP_TILES_URL = env_str("MAP_TILES_URL")
 MAP_TILES_ATTRIBUTION = env_str("MAP_TILES_ATTRIBUTION")
+# No inline script on any page; the tile server is the one other origin (config/csp.py).
+CONTENT_SECURITY_POLICY = content_security_policy(MAP_TILES_URL)
 # Addresses typed on the dashboard: empty, the offline gazetteer (townships, open
 # incidents and sites by name); or a geopy service name such as "nominatim", asked at
 # GEOCODER_URL (e.g. an intranet "http://nominatim.internal"), the gazetteer as fallback.

@@ -92,7 +92,14 @@ def _channel_sends_dropped() -> int | None:
         return None
 
 
+# Exempt from the CSRF check as api_not_found below: a POST here is a JSON 405, not
+# Django's HTML "CSRF verification failed" page.
+@csrf_exempt
 def api_root(request):
+    if request.method not in ("GET", "HEAD"):
+        refusal = JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+        refusal["Allow"] = "GET, HEAD"
+        return refusal
     return JsonResponse(
         {
             "schema": reverse("api:schema"),

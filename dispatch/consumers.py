@@ -80,13 +80,21 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         the client may see, read from the log."""
         raise NotImplementedError
 
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with `code`: a socket closed before it is accepted reaches
+        the browser as a bare 1006 (the handshake failed), and the page could not tell
+        "sign in again" (4401, 4403) or "later" (4503) from a network blip."""
+        wants_protocol = SUBPROTOCOL in self.scope.get("subprotocols", ())
+        await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
+        await self.close(code=code)
+
     async def connect(self):
         user = self.scope.get("user")
         if not user or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         if not await self.may_connect(user):
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         self.recent_frames = deque()
         wants_protocol = SUBPROTOCOL in self.scope.get("subprotocols", ())
@@ -104,8 +112,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             # to discard them anyway).
             logger.warning("refusing %s's socket: the channel layer is down", user, exc_info=True)
             self.joined = []
-            await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
-            await self.close(code=CLOSE_TRY_LATER)
+            await self.refuse(CLOSE_TRY_LATER)
             return
         await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
         last_seq = await _db(live.last_seq)()

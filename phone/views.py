@@ -47,6 +47,7 @@ SHELL_STATIC = [
     "tongxin/live.js",
     "tongxin/api.js",
     "tongxin/dom.js",
+    "tongxin/controls.js",
     "phone/phone.css",
     "phone/phone.js",
     "phone/actions.js",

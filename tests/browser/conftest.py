@@ -5,11 +5,12 @@ server of pytest-django does not speak)."""
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connections
+from django.db import connection, connections
 from playwright.sync_api import expect
 
 from dispatch.availability import index_rebuild
@@ -39,6 +40,9 @@ LOCALES = {"zh": "zh-CN", "en": "en-US"}
 WHERE_I_AM = {"latitude": SITE[0] + 2 * KM, "longitude": SITE[1]}
 # How long a page may take to show what a socket brought.
 LIVE_WAIT_MS = 20_000
+# Markup typed where a name goes: it must show as this text and never run. It fits a
+# call sign (30 characters).
+HOSTILE = "<img src=x onerror=pwned=1>"
 
 
 @pytest.fixture
@@ -97,6 +101,21 @@ def sign_in(page, base: str, username: str, password: str, next_path: str = "/")
     page.wait_for_url(f"{base}{next_path}*")
 
 
+def elsewhere(service, **arguments):
+    """Call a service as another process would: in a thread of its own. Playwright's
+    sync API runs an event loop in this one, where the publication after commit
+    (async_to_sync) cannot run."""
+
+    def call():
+        try:
+            return service(**arguments)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(call).result()
+
+
 # --- people who can sign in on the server ---------------------------------------------
 
 
@@ -135,11 +154,19 @@ def on_duty_near(make_volunteer):
 
 
 def _recording_script_errors(context):
-    # Every uncaught script error on its pages, for the test to assert there were none.
+    # Every uncaught script error on its pages, and everything the Content-Security-Policy
+    # refused (Chromium reports it on the console), for the test to assert there were none.
     context.script_errors = []
+    context.csp_refusals = []
     context.on("weberror", lambda error: context.script_errors.append(error.error))
+    context.on("console", lambda message: _record_csp_refusal(context, message))
     context.set_default_timeout(LIVE_WAIT_MS)
     return context
+
+
+def _record_csp_refusal(context, message):
+    if message.type == "error" and "Content Security Policy" in message.text:
+        context.csp_refusals.append(message.text)
 
 
 def desktop(browser, language: str, **options):
@@ -164,9 +191,10 @@ def phone(browser, language: str, **device):
 
 
 def closed_without_script_errors(context):
-    errors = list(context.script_errors)
+    errors, refusals = list(context.script_errors), list(context.csp_refusals)
     context.close()
     assert errors == []
+    assert refusals == []
 
 
 def connection_is(page, state: str):

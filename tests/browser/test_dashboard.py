@@ -2,11 +2,9 @@
 uvicorn and Celery worker: an incident opened by typing an address fills live when a
 volunteer accepts; a dropped connection shows, and the page catches up when it is back."""
 
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from dispatch import services
@@ -14,9 +12,11 @@ from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from tests.browser.conftest import (
+    HOSTILE,
     closed_without_script_errors,
     connection_is,
     desktop,
+    elsewhere,
     screenshot,
     sign_in,
     signs_in_on_the_server,
@@ -101,21 +101,6 @@ def city(coordinator, make_volunteer):
             NeedSpec(kind=Need.Kind.CAPABILITY, people_to_move=40, water_depth_m=Decimal("1.2"))
         ],
     )
-
-
-def elsewhere(service, **arguments):
-    """Call a service as another process would: in a thread of its own. Playwright's
-    sync API runs an event loop in this one, where the publication after commit
-    (async_to_sync) cannot run."""
-
-    def call():
-        try:
-            return service(**arguments)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(call).result()
 
 
 def offers_of(incident_id: int) -> dict[int, Assignment]:
@@ -338,9 +323,6 @@ def test_a_commander_follows_the_dashboard_read_only(
         "data-state", "accepted"
     )
     closed_without_script_errors(context)
-
-
-HOSTILE = "<img src=x onerror=pwned=1>"  # fits a call sign (30 characters)
 
 
 def test_hostile_names_render_as_text_on_the_map(browser, stack, coordinator):

@@ -3,14 +3,13 @@ an incident, open its timeline, download the CSV and hold it against the log sho
 screenshots of the review, a timeline and the ICS-214 page in both languages."""
 
 import csv
-import threading
 
 import pytest
-from django.db import connection
 
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
+    elsewhere,
     offer_cells,
     screenshot,
     sign_in,
@@ -26,34 +25,12 @@ pytestmark = [
 ]
 
 
-def in_a_thread(function):
-    """Run `function` in a thread of its own. Playwright's sync API keeps an event loop
-    running in the test's thread, where the services' publishing after commit
-    (async_to_sync) refuses to run."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = function()
-        except BaseException as error:  # noqa: BLE001 - raised again below
-            outcome["error"] = error
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 @pytest.fixture
 def scene(browser, coordinator, commander, make_volunteer, live_index):
     """Played before the server and worker start. The incidents are all resolved by the
     end, so the dispatch tasks the scene queued find nothing to do when the worker
     takes them; the index is emptied so that nothing else is offered either."""
-    built = in_a_thread(lambda: build_scene(coordinator=coordinator, make_volunteer=make_volunteer))
+    built = elsewhere(build_scene, coordinator=coordinator, make_volunteer=make_volunteer)
     live_index.replace_all({})
     signs_in_on_the_server(commander)
     signs_in_on_the_server(built.people["r1"].user)

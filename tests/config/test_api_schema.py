@@ -443,6 +443,17 @@ def test_a_post_to_a_malformed_api_path_is_a_json_404_not_a_csrf_page(coordinato
     assert response["Content-Type"] == "application/json"
 
 
+def test_a_post_to_the_api_root_is_a_json_405_not_a_csrf_page(coordinator):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(coordinator)
+
+    response = client.post("/api/", {}, format="json")
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == "GET, HEAD"
+
+
 @pytest.mark.parametrize(
     ("query", "status"),
     [

@@ -27,7 +27,7 @@ describe("postCreating", () => {
       calls.push({ url, options });
       return answer();
     };
-    globalThis.document = { cookie: "csrftoken=tok", querySelector: () => null };
+    globalThis.document = { querySelector: () => ({ dataset: { csrf: "tok" } }) };
   });
 
   afterEach(() => {

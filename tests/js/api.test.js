@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { staticModule } from "./static.js";
 
 const {
-  RequestError, csrfFromCookie, fill, getJSON, postJSON, request, sendJSON,
+  RequestError, fill, getJSON, postJSON, request, sendJSON,
 } = await staticModule("tongxin/api.js");
 
 describe("RequestError.describe", () => {
@@ -63,19 +63,6 @@ describe("RequestError.sentence (the phone's notices)", () => {
   });
 });
 
-describe("csrfFromCookie", () => {
-  it("finds Django's token among the cookies", () => {
-    assert.equal(csrfFromCookie("csrftoken=abc123"), "abc123");
-    assert.equal(csrfFromCookie("sessionid=x; csrftoken=a%2Fb; lang=en"), "a/b");
-    assert.equal(csrfFromCookie("theme=dark;csrftoken=tok"), "tok");
-  });
-
-  it("is empty without one, and not fooled by a longer name", () => {
-    assert.equal(csrfFromCookie(""), "");
-    assert.equal(csrfFromCookie("xcsrftoken=nope"), "");
-  });
-});
-
 describe("fill", () => {
   it("puts the id in the pattern, escaped", () => {
     assert.equal(fill("/api/incidents/{id}/resolve/", 12), "/api/incidents/12/resolve/");
@@ -95,7 +82,7 @@ describe("request", () => {
       calls.push({ url, options });
       return answer();
     };
-    globalThis.document = { cookie: "csrftoken=tok%3D1", querySelector: () => null };
+    globalThis.document = { querySelector: (selector) => (selector === "[data-csrf]" ? { dataset: { csrf: "tok=1" } } : null) };
   });
 
   afterEach(() => {
@@ -128,10 +115,10 @@ describe("request", () => {
     assert.equal(calls[1].options.method, "PATCH");
   });
 
-  it("takes the page's data-csrf when there is no cookie", async () => {
-    globalThis.document = { cookie: "", querySelector: () => ({ dataset: { csrf: "from-page" } }) };
+  it("sends an empty token when the page wrote none (the server then refuses)", async () => {
+    globalThis.document = { querySelector: () => null };
     await postJSON("/x/", {});
-    assert.equal(calls[0].options.headers["X-CSRFToken"], "from-page");
+    assert.equal(calls[0].options.headers["X-CSRFToken"], "");
   });
 
   it("throws what the server said when it refuses", async () => {

@@ -20,6 +20,10 @@ describe("attributeAction", () => {
     assert.deepEqual(attributeAction("dataset", { need: 3 }), ["dataset", { need: 3 }]);
   });
 
+  it("sets style properties one by one, never a style attribute (the CSP refuses those)", () => {
+    assert.deepEqual(attributeAction("style", { width: "40%" }), ["style", { width: "40%" }]);
+  });
+
   it("sets the rest as text, true as the empty attribute", () => {
     assert.deepEqual(attributeAction("disabled", true), ["set", "disabled", ""]);
     assert.deepEqual(attributeAction("colspan", 3), ["set", "colspan", "3"]);

@@ -123,7 +123,7 @@ describe("the phone's REST requests", () => {
   let answer;
 
   beforeEach(() => {
-    globalThis.document = { cookie: "csrftoken=t", querySelector: () => null };
+    globalThis.document = { querySelector: () => ({ dataset: { csrf: "t" } }) };
     globalThis.fetch = async () => answer();
   });
 

@@ -141,7 +141,7 @@ function needLine(need) {
       need.kind === "capability" ? ctx.t("capability_short", {
         people: ctx.number(need.people_to_move), depth: ctx.depth(need.water_depth_m) })
         : ctx.needText(need)),
-    h("span", { class: "fill" }, h("span", { style: `width:${Math.round(Math.min(1, share) * 100)}%` })),
+    h("span", { class: "fill" }, h("span", { style: { width: `${Math.round(Math.min(1, share) * 100)}%` } })),
     h("span", { class: "filled-count" },
       places ? `${ctx.number(need.filled)}/${ctx.number(places)}`
         : ctx.t("vehicles_n", { count: ctx.number(need.filled) })),

@@ -156,7 +156,7 @@ export class IncidentDetail {
         h("b", {}, ctx.needText(need)),
         ctx.shiftText(need) ? h("small", {}, " ", ctx.shiftText(need)) : null,
         need.note ? h("small", {}, " · ", need.note) : null),
-      h("div", { class: "fill" }, h("span", { style: `width:${Math.round(Math.min(1, share) * 100)}%` })),
+      h("div", { class: "fill" }, h("span", { style: { width: `${Math.round(Math.min(1, share) * 100)}%` } })),
       h("div", { class: "need-state" },
         h("span", { class: "filled-count" }, places
           ? `${ctx.number(need.filled)}/${ctx.number(places)} ${ctx.t("filled")}`

@@ -2,8 +2,9 @@
 // server configured it draws on a plain background: township seats as labelled points,
 // so the incidents, volunteers and vehicles still have a place to stand.
 
-import { escapeHtml } from "../tongxin/dom.js";
+import { escapeHtml, h } from "../tongxin/dom.js";
 
+// The same colours as .dot.priority-N in dashboard.css (the legend).
 export const PRIORITY_COLOURS = { 4: "#b71c1c", 3: "#e65100", 2: "#1565c0", 1: "#607d8b" };
 
 export class DashboardMap {
@@ -63,17 +64,20 @@ export class DashboardMap {
     const L = this.L;
     const t = this.ctx.t;
     const legend = L.control({ position: "bottomright" });
+    // Built as elements, not markup: the page's Content-Security-Policy refuses style
+    // attributes, and the labels stay text.
     legend.onAdd = () => {
       const box = L.DomUtil.create("div", "map-legend");
-      const priorities = [4, 3, 2, 1].map((p) =>
-        `<i class="dot" style="background:${PRIORITY_COLOURS[p]}"></i>${this.ctx.label("priority", p)}`);
-      box.innerHTML = `
-        <div><b>${t("layer_incidents")}</b> ${priorities.join(" ")}</div>
-        <div><i class="dot small available"></i>${t("legend_volunteer")}
-             <i class="dot small busy"></i>${t("legend_volunteer_busy")}</div>
-        <div><i class="vehicle-icon s-available"></i>${t("legend_vehicle")}
-             <i class="vehicle-icon boat s-available"></i>${this.ctx.label("vehicle_kind", "boat")}
-             <i class="vehicle-icon s-assigned"></i>${this.ctx.label("vehicle_status", "assigned")}</div>`;
+      const dot = (kind) => h("i", { class: `dot ${kind}` });
+      const icon = (kind) => h("i", { class: `vehicle-icon ${kind}` });
+      box.append(
+        h("div", {}, h("b", {}, t("layer_incidents")), " ",
+          [4, 3, 2, 1].flatMap((p) => [dot(`priority-${p}`), this.ctx.label("priority", p), " "])),
+        h("div", {}, dot("small available"), t("legend_volunteer"), " ",
+          dot("small busy"), t("legend_volunteer_busy")),
+        h("div", {}, icon("s-available"), t("legend_vehicle"), " ",
+          icon("boat s-available"), this.ctx.label("vehicle_kind", "boat"), " ",
+          icon("s-assigned"), this.ctx.label("vehicle_status", "assigned")));
       L.DomEvent.disableClickPropagation(box);
       return box;
     };

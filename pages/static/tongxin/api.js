@@ -3,17 +3,10 @@
 // server said (DRF's {"detail"} or field errors); a request that never got an answer
 // (no network) throws fetch's own TypeError.
 
-// Django's CSRF cookie in a document.cookie string ("" when there is none).
-export function csrfFromCookie(cookie) {
-  const match = cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-// The session's CSRF token: the cookie, else what the page wrote in a data-csrf
-// attribute (the phone's page does, for a browser that keeps no cookie for it).
+// The session's CSRF token, which base.html writes in the body's data-csrf attribute:
+// the CSRF cookie is HttpOnly (a script injected into a page cannot read it).
 export function csrfToken() {
-  return csrfFromCookie(document.cookie) ||
-    document.querySelector("[data-csrf]")?.dataset.csrf || "";
+  return document.querySelector("[data-csrf]")?.dataset.csrf || "";
 }
 
 export class RequestError extends Error {

@@ -3,11 +3,14 @@
 
 // What h() does with one attribute: ["skip"] (null, undefined, false),
 // ["listen", type, handler] (onclick → "click"), ["dataset", values] (dataset: {...}),
+// ["style", properties] (style: {width: "40%"}, set one by one: the pages'
+// Content-Security-Policy refuses a style attribute, not the element's style object),
 // or ["set", name, text] (true → "", the empty attribute).
 export function attributeAction(name, value) {
   if (value === null || value === undefined || value === false) return ["skip"];
   if (name.startsWith("on")) return ["listen", name.slice(2), value];
   if (name === "dataset") return ["dataset", value];
+  if (name === "style") return ["style", value];
   return ["set", name, value === true ? "" : String(value)];
 }
 
@@ -26,6 +29,7 @@ export function h(tag, attributes = {}, ...children) {
     const [action, key, argument] = attributeAction(name, value);
     if (action === "listen") element.addEventListener(key, argument);
     else if (action === "dataset") Object.assign(element.dataset, key);
+    else if (action === "style") Object.assign(element.style, key);
     else if (action === "set") element.setAttribute(key, argument);
   }
   for (const child of childrenOf(children)) {

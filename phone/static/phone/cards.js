@@ -62,7 +62,7 @@ export function offerCard(row) {
     ),
     total > 0 &&
       h("div", { class: "time-left", "data-expires": row.expires_at, "data-total": total },
-        h("span", { style: `width:${Math.max(0, Math.min(100, (left / total) * 100))}%` })),
+        h("span", { style: { width: `${Math.max(0, Math.min(100, (left / total) * 100))}%` } })),
     h("p", { class: "title" }, row.incident_title),
     chips(row),
     facts(row),
