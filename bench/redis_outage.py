@@ -221,8 +221,7 @@ class Processes:
         process.kill()
         process.wait(timeout=10)
 
-    def stack_start(self) -> None:
-        celery = str(VENV_BIN / "celery")
+    def uvicorn_start(self) -> None:
         self._start(
             "uvicorn",
             [
@@ -235,22 +234,38 @@ class Processes:
             ],
             {**self.env, "DB_POOL_MAX_SIZE": "8"},
         )
+
+    def worker_start(self) -> None:
         self._start(
             "worker",
-            [celery, "-A", "config", "worker", "--pool=prefork", "--concurrency=2",
-             "-n", f"{PREFIX}@%h", "--loglevel=INFO"],
+            [str(VENV_BIN / "celery"), "-A", "config", "worker", "--pool=prefork",
+             "--concurrency=2", "-n", f"{PREFIX}@%h", "--loglevel=INFO"],
             {**self.env, "DB_CONN_MAX_AGE": "60"},
         )  # fmt: skip
+
+    def beat_start(self) -> None:
         self._start(
             "beat",
-            [celery, "-A", "config", "beat", "--loglevel=INFO",
+            [str(VENV_BIN / "celery"), "-A", "config", "beat", "--loglevel=INFO",
              "--schedule", str(self.workdir / "celerybeat-schedule")],
         )  # fmt: skip
-        wait(
-            lambda: http("GET", f"{self.base}/healthz", timeout=2)[0] == 200,
-            seconds=PROCESS_START_SECONDS,
-            what="uvicorn",
-        )
+
+    def web_answers(self) -> bool:
+        return http("GET", f"{self.base}/healthz", timeout=2)[0] == 200
+
+    def stack_start(self) -> None:
+        self.uvicorn_start()
+        self.worker_start()
+        self.beat_start()
+        wait(self.web_answers, seconds=PROCESS_START_SECONDS, what="uvicorn")
+
+    def group_kill(self, name: str) -> None:
+        """SIGKILL a process and its whole group (a prefork worker's children too): no
+        chance to finish a task, acknowledge a message or close a socket."""
+        process = self.running.pop(name)
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
     def stop(self) -> None:
         for process in reversed(list(self.running.values())):
@@ -394,11 +409,13 @@ class Run:
                 if due is None or due > time.time():
                     continue
                 decided[need_id] = None
-                token = self.people[volunteer_id]["token"]
-                status, _ = http("POST", f"{self.base}/api/assignments/{pk}/accept/", token=token)
-                with self.lock:
-                    self.accepts[status] += 1
+                self.accept(pk, self.people[volunteer_id]["token"])
             self.stop.wait(1)
+
+    def accept(self, assignment: int, token: str) -> None:
+        status, _ = http("POST", f"{self.base}/api/assignments/{assignment}/accept/", token=token)
+        with self.lock:
+            self.accepts[status] += 1
 
     def reporters(self) -> None:
         """Phones report where they are (as they do every few seconds)."""
@@ -454,29 +471,24 @@ class Run:
             self.stop.wait(2)
 
 
-def run_stream(run: Run, processes: Processes, args) -> dict:
-    total = args.before_seconds + args.outage_seconds + args.after_seconds
+def incident_stream(run: Run, seconds: float, faults: list, helpers) -> dict:
+    """Open incidents at the run's rate for `seconds` while the helper threads run,
+    and do each fault when it is due: (seconds from the start, its name in the
+    timeline, what to do, what to say). The timeline has when each was done."""
     started = time.time()
     timeline = {"started": started}
-    helpers = [threading.Thread(target=t, daemon=True) for t in
-               (run.phones, run.reporters, run.socket_prober, run.busy_sampler)]  # fmt: skip
-    for thread in helpers:
+    for thread in [threading.Thread(target=helper, daemon=True) for helper in helpers]:
         thread.start()
+    due = sorted(faults, key=lambda fault: fault[0])
     with ThreadPoolExecutor(max_workers=32) as pool:
         n = 0
-        while (elapsed := time.time() - started) < total:
-            if "redis_killed" not in timeline and elapsed >= args.before_seconds:
-                processes.redis_kill()
-                timeline["redis_killed"] = time.time()
-                say(f"{elapsed:5.1f} s  redis-server killed")
-            if (
-                "redis_back" not in timeline
-                and elapsed >= args.before_seconds + args.outage_seconds
-            ):
-                processes.redis_start()
-                timeline["redis_back"] = time.time()
-                say(f"{elapsed:5.1f} s  redis-server started again, empty")
-            if n < elapsed * args.rate:
+        while (elapsed := time.time() - started) < seconds:
+            while due and elapsed >= due[0][0]:
+                _, name, action, message = due.pop(0)
+                action()
+                timeline[name] = time.time()
+                say(f"{elapsed:5.1f} s  {message}")
+            if n < elapsed * run.args.rate:
                 pool.submit(run.client, n)
                 n += 1
             time.sleep(0.05)
@@ -484,6 +496,17 @@ def run_stream(run: Run, processes: Processes, args) -> dict:
         say(f"{time.time() - started:5.1f} s  stream over: {n} incidents asked for")
     timeline["answered"] = time.time()
     return timeline
+
+
+def run_stream(run: Run, processes: Processes, args) -> dict:
+    outage_at = args.before_seconds
+    back_at = args.before_seconds + args.outage_seconds
+    faults = [
+        (outage_at, "redis_killed", processes.redis_kill, "redis-server killed"),
+        (back_at, "redis_back", processes.redis_start, "redis-server started again, empty"),
+    ]
+    helpers = (run.phones, run.reporters, run.socket_prober, run.busy_sampler)
+    return incident_stream(run, back_at + args.after_seconds, faults, helpers)
 
 
 def caught_up() -> bool:
@@ -499,12 +522,12 @@ def caught_up() -> bool:
     return not undispatched and not open_busy
 
 
-def measure(run: Run, timeline: dict) -> dict:
+def dispatch_rows() -> tuple[Counter, list[dict], list[dict]]:
+    """From the database: how many incidents have each title (one per request), the
+    incidents, and every offer ever made."""
     from django.db import close_old_connections
-    from geopy.distance import geodesic
 
-    from dispatch.availability import volunteer_busy_ids
-    from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus
+    from dispatch.models import Assignment
     from incidents.models import Incident
 
     close_old_connections()
@@ -515,27 +538,27 @@ def measure(run: Run, timeline: dict) -> dict:
             "need__incident_id", "need_id", "volunteer_id", "offered_at", "distance_m"
         )
     )
+    return titles, incidents, offers
+
+
+def first_offers(offers: list[dict]) -> dict:
+    """Incident -> when its first offer was made."""
     first_offer = {}
     for offer in offers:
         incident = offer["need__incident_id"]
         if incident not in first_offer or offer["offered_at"] < first_offer[incident]:
             first_offer[incident] = offer["offered_at"]
-    lost = [i["pk"] for i in incidents if i["pk"] not in first_offer]
+    return first_offer
 
-    killed, back = timeline["redis_killed"], timeline["redis_back"]
-    delays_before, delays_after = [], []
-    for incident in incidents:
-        offered = first_offer.get(incident["pk"])
-        if offered is None:
-            continue
-        opened = incident["opened_at"].timestamp()
-        if opened < killed:
-            delays_before.append(offered.timestamp() - opened)
-        else:
-            delays_after.append(offered.timestamp() - max(opened, back))
 
-    # Far offers: each need's first round against the volunteers available then (on
-    # duty, and not on a task accepted before it).
+def far_offers(people: dict, incidents: list[dict], offers: list[dict]) -> list[dict]:
+    """First-round offers more than FAR_SLACK_KM further than the k-th nearest
+    volunteer available then (on duty, and not on a task accepted before it), k the
+    offers the need got in that round."""
+    from geopy.distance import geodesic
+
+    from dispatch.models import ACTIVE_STATUSES, Assignment, AssignmentStatus
+
     accepted_at = defaultdict(list)
     for volunteer_id, answered in Assignment.objects.filter(
         status__in=[*ACTIVE_STATUSES, AssignmentStatus.COMPLETED], volunteer__isnull=False
@@ -560,7 +583,7 @@ def measure(run: Run, timeline: dict) -> dict:
         }
         free = sorted(
             geodesic(here, (person["latitude"], person["longitude"])).km
-            for pk, person in run.people.items()
+            for pk, person in people.items()
             if pk not in planned_elsewhere and not any(t <= at for t in accepted_at.get(pk, ()))
         )
         k = min(len(first_round), len(free))
@@ -568,11 +591,37 @@ def measure(run: Run, timeline: dict) -> dict:
             continue
         kth = free[k - 1]
         far += [o for o in first_round if o["distance_m"] / 1000 > kth + FAR_SLACK_KM]
+    return far
 
-    busy = volunteer_busy_ids()
-    busy_open_at_end = Assignment.objects.filter(
-        status=AssignmentStatus.OFFERED, volunteer_id__in=busy
+
+def busy_with_open_offers_now() -> int:
+    from dispatch.availability import volunteer_busy_ids
+    from dispatch.models import Assignment, AssignmentStatus
+
+    return Assignment.objects.filter(
+        status=AssignmentStatus.OFFERED, volunteer_id__in=volunteer_busy_ids()
     ).count()
+
+
+def measure(run: Run, timeline: dict) -> dict:
+    titles, incidents, offers = dispatch_rows()
+    first_offer = first_offers(offers)
+    lost = [i["pk"] for i in incidents if i["pk"] not in first_offer]
+
+    killed, back = timeline["redis_killed"], timeline["redis_back"]
+    delays_before, delays_after = [], []
+    for incident in incidents:
+        offered = first_offer.get(incident["pk"])
+        if offered is None:
+            continue
+        opened = incident["opened_at"].timestamp()
+        if opened < killed:
+            delays_before.append(offered.timestamp() - opened)
+        else:
+            delays_after.append(offered.timestamp() - max(opened, back))
+
+    far = far_offers(run.people, incidents, offers)
+    busy_open_at_end = busy_with_open_offers_now()
     # Once Redis is back, long enough for a busy person's offers to be withdrawn.
     busy_open_peak = max(
         (count for at, count in run.busy_samples if at >= back + BUSY_GRACE_SECONDS), default=0
@@ -618,15 +667,14 @@ def _p50_max(seconds: list[float]) -> dict | None:
     return {"p50": round(statistics.median(seconds), 3), "max": round(max(seconds), 3)}
 
 
-def main() -> None:
-    args = parse_args()
-    rng = random.Random(SEED)
-    redis_port = free_port()
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+def stack_environment(database_url: str, redis_port: int) -> dict:
+    """Production-like settings (DEBUG off, a random secret key) on 127.0.0.1, our own
+    Redis and names in it, for this process and the stack's. Returns the stack's
+    environment: it logs INFO into its files, this process only warnings."""
     values = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "0",
         "HTTPS": "0",
@@ -638,33 +686,58 @@ def main() -> None:
     os.environ.update(values)
     env = {**os.environ, "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
     os.environ["LOG_LEVEL"] = "WARNING"
+    return env
 
-    say(f"scratch database {args.database_url}: made again")
-    database_recreate(args.database_url)
+
+def city_make(database_url: str, volunteers: int, rng) -> tuple[str, dict[int, dict]]:
+    """The scratch database made again, migrated and seeded (city_seed)."""
+    say(f"scratch database {database_url}: made again")
+    database_recreate(database_url)
     import django
     from django.core.management import call_command
 
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
-    coordinator_token, people = city_seed(args.volunteers, rng)
+    coordinator_token, people = city_seed(volunteers, rng)
     say(f"{len(people)} rescuers on duty over the city")
+    return coordinator_token, people
+
+
+def stack_up(processes: Processes) -> None:
+    """Redis, then uvicorn, the worker and beat; up once the worker has filled the
+    location index from the database (it does as it starts)."""
+    from dispatch.location_index import location_index
+
+    processes.redis_start()
+    processes.stack_start()
+    wait(lambda: location_index().keys(), seconds=60, what="the worker's index rebuild")
+
+
+def settle(timeline: dict) -> None:
+    """Wait at most SETTLE_SECONDS for every incident to be offered and every busy
+    person's offers withdrawn; notes when in the timeline."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline and not caught_up():
+        time.sleep(0.5)
+    if caught_up():
+        timeline["caught_up"] = time.time()
+
+
+def main() -> None:
+    args = parse_args()
+    rng = random.Random(SEED)
+    redis_port = free_port()
+    env = stack_environment(args.database_url, redis_port)
+    coordinator_token, people = city_make(args.database_url, args.volunteers, rng)
 
     processes = Processes(env, redis_port)
     say(f"logs in {processes.workdir}")
     try:
-        processes.redis_start()
-        processes.stack_start()
-        from dispatch.location_index import location_index
-
-        wait(lambda: location_index().keys(), seconds=60, what="the worker's index rebuild")
+        stack_up(processes)
         say(f"stack up at {processes.base}: uvicorn, worker (prefork ×2), beat, redis")
         run = Run(args, processes.base, coordinator_token, people, rng)
         timeline = run_stream(run, processes, args)
-        deadline = time.monotonic() + SETTLE_SECONDS
-        while time.monotonic() < deadline and not caught_up():
-            time.sleep(0.5)
-        if caught_up():
-            timeline["caught_up"] = time.time()
+        settle(timeline)
         run.stop.set()
         figures = measure(run, timeline)
     finally:
