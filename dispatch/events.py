@@ -103,6 +103,10 @@ class _PublishAfterCommit:
 
     def __init__(self, batch: list[int]):
         self.batch = batch
+        # Django's robust on_commit names a hook that raised by its __qualname__, which
+        # an instance lacks: without this, logging the failure raised AttributeError out
+        # of the caller's commit and skipped the transaction's later hooks.
+        self.__qualname__ = "dispatch.events.events_publish"
 
     def __call__(self):
         if not self.batch:

@@ -9,10 +9,11 @@ from dispatch.availability import (
     availability_sync_volunteer,
     index_contents,
     index_rebuild,
+    volunteer_busy_ids,
     volunteer_is_available,
     volunteer_position,
 )
-from dispatch.models import Assignment, AssignmentStatus
+from dispatch.models import Assignment, AssignmentStatus, Engagement
 from incidents.models import Incident, Need
 from volunteers.models import Skill, Township, Vehicle, VehicleKind, VehicleStatus, Volunteer
 
@@ -155,6 +156,30 @@ def test_it_leaves_out_a_busy_volunteer(live_index, make_volunteer, need):
     availability_sync_volunteer(volunteer_id=volunteer.pk)
 
     assert live_index.keys() == set()
+
+
+@pytest.mark.django_db
+def test_it_leaves_out_a_crew_member_who_went_with_their_vehicle(live_index, make_volunteer, need):
+    """A volunteer who answered for their vehicle's task is aboard it: busy, though no
+    assignment names them (dispatch.models.Engagement)."""
+    driver = make_volunteer("13800000001", on_duty=True, **NEAR)
+    free = make_volunteer("13800000002", on_duty=True, **NEAR)
+    truck = make_vehicle("抢险车 1", kind=VehicleKind.TRUCK)
+    truck.crew.add(driver, free)
+    vehicle_need = Need.objects.create(
+        incident=need.incident, kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.TRUCK
+    )
+    task = Assignment.objects.create(
+        need=vehicle_need, vehicle=truck, status=AssignmentStatus.ACCEPTED
+    )
+    Engagement.objects.create(volunteer=driver, assignment=task)
+
+    availability_sync_volunteer(volunteer_id=driver.pk)
+    availability_sync_volunteer(volunteer_id=free.pk)
+
+    assert members(live_index, "volunteer:rescue") == [free.pk]
+    assert driver.pk in volunteer_busy_ids()
+    assert index_contents()["volunteer:rescue"] == {free.pk: (34.401, 113.741)}
 
 
 @pytest.mark.django_db
@@ -345,6 +370,56 @@ def test_it_computes_the_whole_index_from_the_database(small_city):
 
 
 @pytest.mark.django_db
+def test_it_rebuilds_past_a_busy_volunteer_and_with_a_vehicle_whose_task_ended(
+    make_volunteer, need
+):
+    # Read first (the rows come as stored): everyone after them must be read too.
+    busy = make_volunteer("13800000001", on_duty=True, **NEAR)
+    Assignment.objects.create(need=need, volunteer=busy, status=AssignmentStatus.ACCEPTED)
+    free = make_volunteer("13800000002", on_duty=True, **NEAR)
+    back = make_vehicle("蓝天-冲锋舟-01")
+    boat_need = Need.objects.create(
+        incident=need.incident, kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT
+    )
+    Assignment.objects.create(
+        need=boat_need, vehicle=back, status=AssignmentStatus.COMPLETED, people_moved=3
+    )
+
+    contents = index_contents()
+
+    assert contents["volunteer:rescue"] == {free.pk: (34.401, 113.741)}
+    assert contents["vehicle:boat"] == {back.pk: (34.402, 113.742)}
+
+
+@pytest.mark.django_db
+def test_it_adds_a_key_that_appeared_while_the_rebuild_read_the_database(
+    live_index, make_volunteer, monkeypatch
+):
+    """The first volunteer with a skill comes on duty between the rebuild's two readings:
+    their skill's key exists only in the second."""
+    from dispatch import availability
+
+    make_volunteer("13800000001", on_duty=True, **NEAR)
+    driver = make_volunteer("13800000002", skills=("driver",), on_duty=False, **NEAR)
+    real_contents = availability.index_contents
+    readings = []
+
+    def contents_then_change():
+        contents = real_contents()
+        if not readings:
+            Volunteer.objects.filter(pk=driver.pk).update(on_duty=True)
+        readings.append(contents)
+        return contents
+
+    monkeypatch.setattr(availability, "index_contents", contents_then_change)
+
+    index_rebuild()
+
+    assert "volunteer:driver" not in readings[0]
+    assert members(live_index, "volunteer:driver") == [driver.pk]
+
+
+@pytest.mark.django_db
 def test_it_rebuilds_the_index_as_the_per_resource_syncs_leave_it(live_index, small_city):
     for pk in Volunteer.objects.values_list("pk", flat=True):
         availability_sync_volunteer(volunteer_id=pk)
@@ -436,6 +511,17 @@ def test_it_syncs_only_after_the_transaction_commits(live_index, make_volunteer)
         assert live_index.keys() == set()
 
     assert members(live_index, "volunteer:rescue") == [volunteer.pk]
+    assert members(live_index, "vehicle:boat") == [boat.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_syncs_a_vehicle_alone_after_the_commit(live_index):
+    boat = make_vehicle("蓝天-冲锋舟-01", status=VehicleStatus.OUT_OF_SERVICE)
+
+    with transaction.atomic():
+        Vehicle.objects.filter(pk=boat.pk).update(status=VehicleStatus.AVAILABLE)
+        availability_sync_on_commit(vehicle_ids=[boat.pk])
+
     assert members(live_index, "vehicle:boat") == [boat.pk]
 
 

@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from dispatch import events
 from dispatch.events import DASHBOARD_GROUP, event_record, events_relay, volunteer_group
-from dispatch.models import DeploymentEvent, EventKind
+from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from tests.dispatch.test_services import backend_pid, blocked_by
 from tests.incidents.test_services import open_flood_rescue
 from tests.processes import free_port, wait_until
+from volunteers.models import Vehicle, VehicleKind
 
 
 def record_duty_event(volunteer):
@@ -130,6 +131,100 @@ def test_it_publishes_a_volunteers_event_to_their_own_group_too(volunteer, chann
 
 
 @pytest.mark.django_db(transaction=True)
+def test_it_sends_a_vehicles_event_whole_to_the_dashboard_and_to_each_of_its_crew(
+    coordinator, make_volunteer, township, channel_layer
+):
+    """What a dashboard and a crew's phones receive for an offer to their vehicle: the
+    message the consumers handle (`log.event`), carrying every field of the event."""
+    driver = make_volunteer("13800000011")
+    navigator = make_volunteer("13800000012")
+    bystander = make_volunteer("13800000013")
+    truck = Vehicle.objects.create(
+        call_sign="抢险车 7",
+        kind=VehicleKind.TRUCK,
+        township=township,
+        capacity=6,
+        max_water_depth_m=0.6,
+    )
+    truck.crew.add(driver, navigator)
+    incident = open_flood_rescue(coordinator)
+    need = incident.needs.get(kind="capability")
+    offer = Assignment.objects.create(need=need, vehicle=truck, status=AssignmentStatus.OFFERED)
+    listening = {
+        name: listen(group)
+        for name, group in [
+            ("dashboard", DASHBOARD_GROUP),
+            ("driver", volunteer_group(driver.pk)),
+            ("navigator", volunteer_group(navigator.pk)),
+            ("bystander", volunteer_group(bystander.pk)),
+        ]
+    }
+
+    with transaction.atomic():
+        event = event_record(
+            kind=EventKind.OFFER_MADE,
+            incident=incident,
+            need=need,
+            assignment=offer,
+            vehicle=truck,
+            data={"status": "offered", "eta_seconds": 300},
+        )
+
+    expected = {
+        "type": "log.event",
+        "event": {
+            "type": "event",
+            "seq": event.seq,
+            "kind": "offer.made",
+            "at": DeploymentEvent.objects.get(seq=event.seq).occurred_at.isoformat(),
+            "incident": incident.pk,
+            "need": need.pk,
+            "assignment": offer.pk,
+            "volunteer": None,
+            "vehicle": truck.pk,
+            "data": {"status": "offered", "eta_seconds": 300},
+        },
+    }
+    for name in ("dashboard", "driver", "navigator"):
+        message = receive(listening[name])
+        # The dashboard also had the incident's opening before it.
+        while message["event"]["seq"] != event.seq:
+            message = receive(listening[name])
+        assert message == expected, name
+    # Not to a volunteer who is not on the truck: a marker event sent to them arrives
+    # first, where the truck's would have come before it.
+    with transaction.atomic():
+        marker = record_duty_event(bystander)
+    assert receive(listening["bystander"])["event"]["seq"] == marker.seq
+    # Nothing to send, nothing counted as sent.
+    assert events.events_publish(seqs=[marker.seq + 1000]) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_commits_the_change_and_runs_the_later_hooks_when_its_publication_raises(
+    volunteer, monkeypatch, caplog
+):
+    """Publication is a notification: when it fails after the commit (the log cannot be
+    read back, say), the change stands, the caller is not told it failed, the
+    transaction's other hooks (index sync, follow-up tasks) still run, and the event
+    waits for the relay."""
+
+    def publication_fails(*, seqs):
+        raise RuntimeError("the connection to the log was lost")
+
+    monkeypatch.setattr(events, "events_publish", publication_fails)
+    later_hook_ran = []
+
+    with transaction.atomic():
+        event = record_duty_event(volunteer)
+        transaction.on_commit(lambda: later_hook_ran.append(True))
+
+    assert later_hook_ran == [True]
+    assert DeploymentEvent.objects.get(seq=event.seq).published_at is None
+    assert "the connection to the log was lost" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_publishes_nothing_when_the_change_rolls_back(coordinator, volunteer, channel_layer):
     dashboard = listen(DASHBOARD_GROUP)
     with pytest.raises(RuntimeError, match="the change failed"), transaction.atomic():
@@ -230,6 +325,12 @@ def test_it_leaves_an_event_unpublished_when_publishing_fails_until_the_relay_se
         lost = record_duty_event(volunteer)
 
     # Committed, its publication failed after the commit: it waits for the relay.
+    assert DeploymentEvent.objects.get(seq=lost.seq).published_at is None
+    # The relay cannot send it either while Redis is down, and says it sent nothing.
+    DeploymentEvent.objects.filter(seq=lost.seq).update(
+        occurred_at=timezone.now() - timedelta(seconds=events.RELAY_GRACE_SECONDS + 1)
+    )
+    assert events_relay() == 0
     assert DeploymentEvent.objects.get(seq=lost.seq).published_at is None
     settings.CHANNEL_LAYERS = reachable  # Redis is back
     with transaction.atomic():

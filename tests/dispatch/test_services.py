@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
-from dispatch import services
+from dispatch import matching, services
 from dispatch.availability import index_rebuild
 from dispatch.location_index import volunteer_key
 from dispatch.models import (
@@ -19,7 +19,7 @@ from dispatch.models import (
     EventSequence,
 )
 from incidents.models import Incident, Need
-from incidents.services import NeedSpec, incident_resolve
+from incidents.services import NeedSpec, incident_cancel, incident_resolve
 from tests.dispatch import scenes
 from tests.dispatch.scenes import KM, SITE, offers_on_two_rescues
 from tests.processes import wait_until
@@ -68,6 +68,58 @@ def test_it_offers_an_urgent_need_to_the_nearest_and_a_few_more(coordinator, res
     assert offered_to(incident) == [v.pk for v in rescuers[:3]]
     assert all(o.distance_m and o.eta_seconds and o.expires_at for o in offers)
     assert kinds(kind=EventKind.OFFER_MADE) == ["offer.made"] * 3
+
+
+def pick(need, volunteer, *, distance_m=1000) -> matching.Pick:
+    return matching.Pick(
+        need_id=need.pk,
+        resource_id=volunteer.pk,
+        is_vehicle=False,
+        distance_m=distance_m,
+        eta_seconds=distance_m // 5,
+        cost=float(distance_m),
+    )
+
+
+@pytest.mark.django_db
+def test_it_still_offers_the_others_when_one_of_them_was_just_offered_the_need(
+    coordinator, rescuers
+):
+    """A dispatch whose picks include someone another dispatch offered the need a
+    moment before: the database refuses that one offer, the others still go out."""
+    incident = open_rescue(coordinator, count=1)
+    need = Need.objects.select_related("incident").get(incident=incident)
+    services.offers_make(need=need, picks=[pick(need, rescuers[0])])
+
+    offers = services.offers_make(
+        need=need, picks=[pick(need, rescuers[0]), pick(need, rescuers[1], distance_m=2000)]
+    )
+
+    assert [offer.volunteer_id for offer in offers] == [rescuers[1].pk]
+    assert offered_to(incident) == [rescuers[0].pk, rescuers[1].pk]
+    assert kinds(kind=EventKind.OFFER_MADE) == ["offer.made", "offer.made"]
+    # What the phone shows of the offer: how far, how long, until when.
+    made = DeploymentEvent.objects.get(assignment=offers[0], kind=EventKind.OFFER_MADE)
+    assert made.data == {
+        "status": "offered",
+        "distance_m": 2000,
+        "eta_seconds": 400,
+        "expires_at": offers[0].expires_at.isoformat(),
+    }
+
+
+@pytest.mark.django_db
+def test_it_dispatches_the_needs_asked_for_and_only_those(coordinator, rescuers):
+    offered, asked, other = (open_rescue(coordinator, count=1).needs.get() for _ in range(3))
+    services.needs_dispatch(need_ids=[offered.pk])
+    before = set(Assignment.objects.values_list("pk", flat=True))
+
+    # The first has its offers already: nothing more for it, and the next is still done.
+    offers = services.needs_dispatch(need_ids=[offered.pk, asked.pk])
+
+    assert {offer.need_id for offer in offers} == {asked.pk}
+    assert not Assignment.objects.filter(need=other).exists()
+    assert not set(Assignment.objects.filter(need=offered).values_list("pk", flat=True)) - before
 
 
 @pytest.mark.django_db
@@ -141,6 +193,150 @@ def test_it_offers_the_next_best_after_a_decline_and_never_asks_again(coordinato
 
 
 @pytest.mark.django_db
+def test_it_records_who_declined_when_and_why_cut_to_300_characters(coordinator, rescuers):
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    offer, other = offer_of(rescuers[0]), offer_of(rescuers[1])
+    why = "路" * 400
+
+    before = timezone.now()
+    services.assignment_decline(assignment_id=offer.pk, volunteer=rescuers[0], reason=why)
+    services.assignment_decline(assignment_id=other.pk, volunteer=rescuers[1])
+
+    declined = Assignment.objects.get(pk=offer.pk)
+    assert declined.reason == why[:300]
+    assert before <= declined.answered_at <= timezone.now()
+    event = DeploymentEvent.objects.get(assignment=offer, kind=EventKind.OFFER_DECLINED)
+    assert event.actor == rescuers[0].user
+    assert event.data == {"status": "declined", "reason": why[:300]}
+    assert Assignment.objects.get(pk=other.pk).reason == ""  # no reason given
+
+
+def refusal(call) -> str:
+    """What the person is told when the service refuses."""
+    with pytest.raises(services.DispatchError) as refused:
+        call()
+    return str(refused.value)
+
+
+@pytest.mark.django_db
+def test_it_tells_a_volunteer_why_their_answer_is_refused(coordinator, rescuers):
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    mine = offer_of(rescuers[0])
+
+    def decline(volunteer):
+        return lambda: services.assignment_decline(assignment_id=mine.pk, volunteer=volunteer)
+
+    assert refusal(decline(rescuers[1])) == "This offer is not yours."
+    decline(rescuers[0])()
+    assert refusal(decline(rescuers[0])) == "You already declined this offer."
+
+
+@pytest.mark.django_db
+def test_it_redispatches_every_need_that_wants_offers_batch_by_batch(
+    coordinator, rescuers, monkeypatch
+):
+    # Opened without their dispatch (it runs after commit, which a test transaction
+    # never reaches): both want offers. One need per batch.
+    needs = [open_rescue(coordinator, count=1).needs.get() for _ in range(2)]
+    monkeypatch.setattr(services, "REDISPATCH_BATCH", 1)
+
+    offers = services.needs_redispatch()
+
+    offered = {offer.need_id for offer in offers}
+    assert offered == {need.pk for need in needs}
+    assert len(offers) == Assignment.objects.filter(status=AssignmentStatus.OFFERED).count()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("status", "reason", "told"),
+    [
+        ("withdrawn", "not needed", "Already filled: this task no longer needs you. Thank you."),
+        ("withdrawn", "accepted another task", "Withdrawn: you accepted another task."),
+        ("withdrawn", "incident resolved", "Withdrawn: the incident was resolved."),
+        ("withdrawn", "incident cancelled", "Withdrawn: the incident was cancelled."),
+        ("withdrawn", "incident merged", "Withdrawn: the incident was closed."),
+        ("withdrawn", "人不在", "Withdrawn by the coordinator: 人不在"),
+        ("expired", "", "This offer expired and went to someone else."),
+        ("declined", "", "You already declined this offer."),
+        ("completed", "", "This task is already completed."),
+        ("cancelled", "", "This assignment is already cancelled."),
+        ("accepted", "", "This offer is already accepted."),
+        ("on_scene", "", "This offer is already accepted."),
+    ],
+)
+def test_it_tells_a_volunteer_answering_a_closed_offer_why_it_closed(
+    coordinator, rescuers, status, reason, told
+):
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    offer = offer_of(rescuers[0])
+    Assignment.objects.filter(pk=offer.pk).update(status=status, reason=reason)
+
+    assert (
+        refusal(lambda: services.assignment_accept(assignment_id=offer.pk, volunteer=rescuers[0]))
+        == told
+    )
+
+
+@pytest.mark.django_db
+def test_it_tells_a_volunteer_why_their_accept_is_refused(coordinator, rescuers, monkeypatch):
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    need = incident.needs.get()
+    first, second = offer_of(rescuers[0]), offer_of(rescuers[1])
+
+    def accept(offer, volunteer):
+        return lambda: services.assignment_accept(assignment_id=offer.pk, volunteer=volunteer)
+
+    assert refusal(accept(first, rescuers[1])) == "This offer is not yours."
+    # At its expiry to the microsecond, an offer is closed.
+    monkeypatch.setattr(services, "timezone", Clock(second.expires_at))
+    assert refusal(accept(second, rescuers[1])) == "This offer expired and went to someone else."
+    monkeypatch.undo()
+    queued = []
+    monkeypatch.setattr(
+        services.queue,
+        "offers_withdraw_from_busy_enqueue",
+        lambda **resource: queued.append(resource),
+    )
+    before = timezone.now()
+    services.assignment_accept(assignment_id=first.pk, volunteer=rescuers[0])
+    assert before <= Assignment.objects.get(pk=first.pk).answered_at <= timezone.now()
+    # Their other offers elsewhere are withdrawn once this commits.
+    assert queued == [{"volunteer_id": rescuers[0].pk}]
+    # The need is full: the other offer is withdrawn now, and says why.
+    not_needed = Assignment.objects.get(pk=second.pk)
+    assert (not_needed.status, not_needed.reason) == (AssignmentStatus.WITHDRAWN, "not needed")
+    assert before <= not_needed.answered_at <= timezone.now()
+    event = DeploymentEvent.objects.get(assignment=second, kind=EventKind.OFFER_WITHDRAWN)
+    assert event.data == {"status": "withdrawn", "reason": "not needed"}
+    # An offer made to a need already full (by hand, say): nothing left to take.
+    late = Assignment.objects.create(
+        need=need, volunteer=rescuers[2], status=AssignmentStatus.OFFERED
+    )
+    assert refusal(accept(late, rescuers[2])) == (
+        "Already filled: this task no longer needs you. Thank you."
+    )
+    # Someone on a task cannot take a second one.
+    elsewhere = open_rescue(coordinator, count=1)
+    other = Assignment.objects.create(
+        need=elsewhere.needs.get(), volunteer=rescuers[0], status=AssignmentStatus.OFFERED
+    )
+    assert refusal(accept(other, rescuers[0])) == "You are already on another assignment."
+    # The incident closed while an offer was still open.
+    Incident.objects.filter(pk=elsewhere.pk).update(
+        status=Incident.Status.RESOLVED, closed_at=timezone.now()
+    )
+    open_offer = Assignment.objects.create(
+        need=elsewhere.needs.get(), volunteer=rescuers[3], status=AssignmentStatus.OFFERED
+    )
+    assert refusal(accept(open_offer, rescuers[3])) == "The incident is already resolved."
+
+
+@pytest.mark.django_db
 def test_it_expires_unanswered_offers_and_escalates_to_the_next(coordinator, rescuers):
     incident = open_rescue(coordinator, count=1)
     services.incident_dispatch(incident_id=incident.pk)
@@ -158,6 +354,19 @@ def test_it_expires_unanswered_offers_and_escalates_to_the_next(coordinator, res
             assignment_id=Assignment.objects.get(volunteer=rescuers[0]).pk,
             volunteer=rescuers[0],
         )
+
+
+@pytest.mark.django_db
+def test_it_expires_only_the_offers_past_their_time(coordinator, rescuers):
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    late, in_time = offer_of(rescuers[0]), offer_of(rescuers[1])
+    Assignment.objects.filter(pk=late.pk).update(expires_at=timezone.now())
+
+    assert services.offers_expire() == [incident.needs.get().pk]
+
+    assert Assignment.objects.get(pk=late.pk).status == AssignmentStatus.EXPIRED
+    assert Assignment.objects.get(pk=in_time.pk).status == AssignmentStatus.OFFERED
 
 
 @pytest.mark.django_db
@@ -271,20 +480,167 @@ def test_it_withdraws_the_other_offers_of_a_volunteer_who_took_a_task(
 
 
 @pytest.mark.django_db
+def test_it_marks_an_offer_seen_and_delivered_once_and_only_by_its_volunteer(coordinator, rescuers):
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    offer = offer_of(rescuers[0])
+
+    assert refusal(
+        lambda: services.offer_mark_seen(assignment_id=offer.pk, volunteer=rescuers[1])
+    ) == ("This offer is not yours.")
+    first = services.offer_mark_seen(assignment_id=offer.pk, volunteer=rescuers[0])
+    seen = Assignment.objects.get(pk=offer.pk)
+    repeat = services.offer_mark_seen(assignment_id=offer.pk, volunteer=rescuers[0])
+
+    assert (first, repeat) == (True, False)
+    assert seen.delivered_at is not None and seen.seen_at is not None
+    again = Assignment.objects.get(pk=offer.pk)
+    assert (again.delivered_at, again.seen_at) == (seen.delivered_at, seen.seen_at)
+    assert kinds(assignment=offer) == ["offer.made", "offer.delivered", "offer.seen"]
+    actors = DeploymentEvent.objects.filter(
+        assignment=offer, kind__in=["offer.delivered", "offer.seen"]
+    )
+    assert {event.actor for event in actors} == {rescuers[0].user}
+    # Only that offer: the other volunteer's is neither delivered nor seen.
+    other = offer_of(rescuers[1])
+    assert (other.delivered_at, other.seen_at) == (None, None)
+
+
+@pytest.mark.django_db
+def test_it_withdraws_the_other_offers_of_a_vehicle_that_took_a_task_and_not_a_free_ones(
+    coordinator, make_volunteer, township
+):
+    crew = make_volunteer("13912340001", on_duty=True)
+
+    def truck(call_sign):
+        return Vehicle.objects.create(
+            call_sign=call_sign,
+            kind=VehicleKind.TRUCK,
+            township=township,
+            capacity=6,
+            max_water_depth_m=Decimal("0.60"),
+        )
+
+    busy, free = truck("抢险车 1"), truck("抢险车 2")
+    mate = make_volunteer("13912340002", on_duty=True)
+    busy.crew.add(crew, mate)
+    incident = open_rescue(coordinator, count=1)
+
+    def trucks_need():
+        return Need.objects.create(
+            incident=incident, kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.TRUCK
+        )
+
+    first, second = trucks_need(), trucks_need()
+    offers = {
+        (need.pk, vehicle.pk): Assignment.objects.create(
+            need=need, vehicle=vehicle, status=AssignmentStatus.OFFERED
+        )
+        for need in (first, second)
+        for vehicle in (busy, free)
+    }
+    # The free truck finished an earlier task: that does not make it busy.
+    Assignment.objects.create(
+        need=trucks_need(), vehicle=free, status=AssignmentStatus.COMPLETED, people_moved=0
+    )
+    services.assignment_accept(assignment_id=offers[first.pk, busy.pk].pk, volunteer=crew)
+    # Until the withdrawal runs, the truck's other offer is refused to its crew.
+    assert refusal(
+        lambda: services.assignment_accept(
+            assignment_id=offers[second.pk, busy.pk].pk, volunteer=mate
+        )
+    ) == ("This vehicle is already on another assignment.")
+
+    before = timezone.now()
+    assert services.offers_withdraw_from_busy(vehicle_id=free.pk) == []
+    assert services.offers_withdraw_from_busy(vehicle_id=busy.pk) == [second.pk]
+
+    withdrawn = Assignment.objects.get(pk=offers[second.pk, busy.pk].pk)
+    assert (withdrawn.status, withdrawn.reason) == (
+        AssignmentStatus.WITHDRAWN,
+        services.ACCEPTED_ANOTHER,
+    )
+    assert before <= withdrawn.answered_at <= timezone.now()
+    event = DeploymentEvent.objects.get(assignment=withdrawn, kind=EventKind.OFFER_WITHDRAWN)
+    assert event.data == {"status": "withdrawn", "reason": services.ACCEPTED_ANOTHER}
+    assert Assignment.objects.get(pk=offers[second.pk, free.pk].pk).status == "offered"
+
+
+@pytest.mark.django_db
+def test_it_completes_a_task_with_nobody_to_move_and_frees_the_vehicle(
+    coordinator,
+    make_volunteer,
+    township,
+    live_index,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
+):
+    crew = make_volunteer("13912340003", on_duty=True)
+    truck = Vehicle.objects.create(
+        call_sign="抢险车 5",
+        kind=VehicleKind.TRUCK,
+        township=township,
+        capacity=6,
+        max_water_depth_m=Decimal("0.60"),
+        latitude=SITE[0],
+        longitude=SITE[1],
+    )
+    truck.crew.add(crew)
+    need = Need.objects.create(
+        incident=open_rescue(coordinator, count=1),
+        kind=Need.Kind.VEHICLE,
+        vehicle_kind=VehicleKind.TRUCK,
+    )
+    offer = Assignment.objects.create(need=need, vehicle=truck, status=AssignmentStatus.OFFERED)
+    queued = []
+    monkeypatch.setattr(
+        services.queue,
+        "offers_withdraw_from_busy_enqueue",
+        lambda **resource: queued.append(resource),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.assignment_accept(assignment_id=offer.pk, volunteer=crew)
+    # The other offers of the crew member who answered, and of the truck, are withdrawn.
+    assert queued == [{"volunteer_id": crew.pk}, {"vehicle_id": truck.pk}]
+
+    def trucks_in_index():
+        hits = live_index.search(
+            "vehicle:truck", latitude=SITE[0], longitude=SITE[1], radius_km=5, count=10
+        )
+        return [hit.member for hit in hits]
+
+    busy = trucks_in_index()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = services.assignment_progress(
+            assignment_id=offer.pk, volunteer=crew, status="completed", people_moved=0
+        )
+
+    assert busy == []
+    assert trucks_in_index() == [truck.pk]
+    assert (done.status, done.people_moved) == (AssignmentStatus.COMPLETED, 0)
+    event = DeploymentEvent.objects.get(assignment=offer, kind="assignment.completed")
+    assert event.actor == crew.user
+    assert event.data == {"status": "completed", "people_moved": 0}
+
+
+@pytest.mark.django_db
 def test_it_refuses_steps_out_of_order(coordinator, rescuers):
     incident = open_rescue(coordinator, count=1)
     services.incident_dispatch(incident_id=incident.pk)
     offer = offer_of(rescuers[0])
 
-    with pytest.raises(services.InvalidTransition, match="from “Offered” to “Completed”"):
-        services.assignment_progress(
-            assignment_id=offer.pk, volunteer=rescuers[0], status="completed"
+    def progress(status, *, volunteer=rescuers[0], **fields):
+        return lambda: services.assignment_progress(
+            assignment_id=offer.pk, volunteer=volunteer, status=status, **fields
         )
+
+    assert refusal(progress("completed")) == "Cannot go from “Offered” to “Completed”."
+    assert refusal(progress("flying")) == "Unknown status 'flying'."
     services.assignment_accept(assignment_id=offer.pk, volunteer=rescuers[0])
-    with pytest.raises(services.InvalidTransition, match="once, when completing"):
-        services.assignment_progress(
-            assignment_id=offer.pk, volunteer=rescuers[0], status="en_route", people_moved=3
-        )
+    assert refusal(progress("en_route", volunteer=rescuers[1])) == ("This assignment is not yours.")
+    assert refusal(progress("en_route", people_moved=3)) == (
+        "People moved are reported once, when completing."
+    )
 
 
 @pytest.mark.django_db
@@ -339,6 +695,161 @@ def test_it_lets_a_coordinator_assign_by_hand_and_take_someone_off(coordinator, 
     again = services.incident_dispatch(incident_id=incident.pk)
     assert again
     assert far_away.pk not in {offer.volunteer_id for offer in again}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("close", "told"),
+    [(incident_resolve, "already resolved"), (incident_cancel, "already cancelled")],
+    ids=["resolved", "cancelled"],
+)
+def test_it_refuses_to_assign_by_hand_on_a_closed_incident(coordinator, rescuers, close, told):
+    incident = open_rescue(coordinator, count=1)
+    close(incident=incident, actor=coordinator, note="")
+
+    with pytest.raises(services.OfferClosed, match=f"The incident is {told}"):
+        services.assignment_assign_manually(
+            need_id=incident.needs.get().pk,
+            target=services.ManualTarget(volunteer=rescuers[0]),
+            actor=coordinator,
+            reason="电话确认",
+        )
+    assert not Assignment.objects.filter(need__incident=incident).exists()
+
+
+@pytest.mark.django_db
+def test_it_turns_the_offer_of_someone_assigned_by_hand_into_their_booked_task(
+    coordinator, rescuers, township
+):
+    """They were offered the need and said yes on the phone: their offer becomes the
+    task, with who assigned it and why (cut to 300 characters), and they are booked:
+    their truck's crew cannot take them along on another task meanwhile."""
+    incident = open_rescue(coordinator, count=2)
+    services.incident_dispatch(incident_id=incident.pk)
+    volunteer = rescuers[0]
+    offered = offer_of(volunteer)
+    truck = Vehicle.objects.create(
+        call_sign="抢险车 3",
+        kind=VehicleKind.TRUCK,
+        township=township,
+        capacity=6,
+        max_water_depth_m=Decimal("0.60"),
+    )
+    truck.crew.add(volunteer)
+    trucks_offer = Assignment.objects.create(
+        need=Need.objects.create(
+            incident=incident,
+            kind=Need.Kind.VEHICLE,
+            vehicle_kind=VehicleKind.TRUCK,
+        ),
+        vehicle=truck,
+        status=AssignmentStatus.OFFERED,
+    )
+    why = "电" * 400
+
+    before = timezone.now()
+    assigned = services.assignment_assign_manually(
+        need_id=offered.need_id,
+        target=services.ManualTarget(volunteer=volunteer),
+        actor=coordinator,
+        reason=why,
+    )
+
+    assert assigned.pk == offered.pk
+    task = Assignment.objects.get(pk=offered.pk)
+    assert (task.status, task.reason, task.offered_by) == (
+        AssignmentStatus.ACCEPTED,
+        why[:300],
+        coordinator,
+    )
+    assert before <= task.answered_at <= timezone.now()
+    event = DeploymentEvent.objects.get(assignment=offered, kind=EventKind.OFFER_ACCEPTED)
+    assert event.actor == coordinator
+    assert event.data == {"status": "accepted", "manual": True, "reason": why[:300]}
+    with pytest.raises(services.ResourceBusy, match="You are already on another assignment"):
+        services.assignment_accept(assignment_id=trucks_offer.pk, volunteer=volunteer)
+
+
+@pytest.mark.django_db
+def test_it_tells_a_coordinator_why_an_assignment_by_hand_is_refused(
+    coordinator, rescuers, township
+):
+    people = open_rescue(coordinator, count=2).needs.get()
+    boats = Need.objects.create(
+        incident=people.incident, kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT
+    )
+    boat = Vehicle.objects.create(
+        call_sign="蓝天-冲锋舟-09",
+        kind=VehicleKind.BOAT,
+        township=township,
+        capacity=8,
+        max_water_depth_m=Decimal("1.50"),
+    )
+
+    def assign(need, *, reason="电话确认", **target):
+        return lambda: services.assignment_assign_manually(
+            need_id=need.pk,
+            target=services.ManualTarget(**target),
+            actor=coordinator,
+            reason=reason,
+        )
+
+    first, second, third = rescuers[:3]
+    assert refusal(assign(people, volunteer=first, reason=" ")) == "Say why you assign by hand."
+    assert refusal(assign(people)) == "Assign one volunteer or one vehicle."
+    assert refusal(assign(people, volunteer=first, vehicle=boat)) == (
+        "Assign one volunteer or one vehicle."
+    )
+    assert refusal(assign(people, vehicle=boat)) == (
+        "This need asks for people: assign a volunteer."
+    )
+    assert refusal(assign(boats, volunteer=first)) == (
+        "This need asks for vehicles: assign a vehicle."
+    )
+    # A boat can be assigned by hand (its open offer becomes the task); a second
+    # person alongside the first too.
+    boats_offer = Assignment.objects.create(
+        need=boats, vehicle=boat, status=AssignmentStatus.OFFERED
+    )
+    assert assign(boats, vehicle=boat)().pk == boats_offer.pk
+    assign(people, volunteer=first)()
+    assert refusal(assign(people, volunteer=first)) == (
+        f"{first.name} already has a place on this need."
+    )
+    assign(people, volunteer=second)()
+    assert refusal(assign(people, volunteer=third)) == "This need is already filled."
+
+
+@pytest.mark.django_db
+def test_it_records_who_took_someone_off_when_and_why(coordinator, rescuers):
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    working, offered = offer_of(rescuers[0]), offer_of(rescuers[1])
+    services.assignment_accept(assignment_id=working.pk, volunteer=rescuers[0])
+    # Accepting filled the need and withdrew the other offer: offer it again by hand.
+    Assignment.objects.filter(pk=offered.pk).update(status=AssignmentStatus.OFFERED, reason="")
+    why = "人" * 400
+
+    def unassign(assignment, reason=why):
+        return lambda: services.assignment_unassign(
+            assignment_id=assignment.pk, actor=coordinator, reason=reason
+        )
+
+    assert refusal(unassign(working, reason=" ")) == "Say why you unassign."
+    before = timezone.now()
+    unassign(working)()
+    unassign(offered)()
+
+    cancelled, withdrawn = (Assignment.objects.get(pk=a.pk) for a in (working, offered))
+    assert (cancelled.status, cancelled.reason) == (AssignmentStatus.CANCELLED, why[:300])
+    assert before <= cancelled.finished_at <= timezone.now()
+    assert (withdrawn.status, withdrawn.reason) == (AssignmentStatus.WITHDRAWN, why[:300])
+    assert before <= withdrawn.answered_at <= timezone.now()
+    for assignment, kind in [(working, "assignment.cancelled"), (offered, "offer.withdrawn")]:
+        event = DeploymentEvent.objects.filter(assignment=assignment, kind=kind).last()
+        assert event.actor == coordinator
+        assert event.data["reason"] == why[:300]
+    assert refusal(unassign(working)) == "This assignment is already closed (Stood down)."
 
 
 @pytest.mark.django_db
@@ -541,6 +1052,49 @@ def test_it_redispatches_around_a_need_another_transaction_holds(coordinator, re
     assert {offer.need_id for offer in offers} == {free.pk}
     # The next sweep takes the need that was held.
     assert {offer.need_id for offer in services.needs_redispatch()} == {held.pk}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_waits_for_a_need_another_transaction_holds_when_asked_to_dispatch_it(
+    coordinator, rescuers
+):
+    """An explicit dispatch (an incident just opened, a decline) waits for the need's
+    lock rather than skip the need: only the sweep skips what is held."""
+    need = open_rescue(coordinator, count=1).needs.get()
+    holding, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def hold_the_need():
+        with transaction.atomic():
+            Need.objects.select_for_update().get(pk=need.pk)
+            holding.set()
+            release.wait(timeout=20)
+        connection.close()
+
+    def dispatch():
+        try:
+            outcome["offers"] = services.needs_dispatch(need_ids=[need.pk])
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_need)
+    holder.start()
+    holding.wait(timeout=10)
+    dispatcher = threading.Thread(target=dispatch)
+    try:
+        dispatcher.start()
+        wait_until(
+            lambda: waiting_for_a_lock() or not dispatcher.is_alive(),
+            timeout=10,
+            what="the dispatch to wait for the need or to end",
+        )
+    finally:
+        release.set()
+        holder.join()
+        dispatcher.join(timeout=20)
+
+    assert {offer.need_id for offer in outcome["offers"]} == {need.pk}
 
 
 def waiting_for_a_lock() -> bool:
