@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "volunteers",
     "incidents",
     "dispatch",
+    # Sign-in without passwords: codes by SMS, invitations (issue 11).
+    "signin",
     # Idempotency keys of the API's creating POSTs: shared by the domain apps' APIs.
     "config.idempotency",
     # The faces, one per kind of user (README: Architecture).
@@ -113,6 +115,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # A code by SMS (signin/backends.py), behind django-axes like a password.
+    "signin.backends.SmsCodeBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGN_IN_LOCKOUT_MINUTES", 15))
@@ -120,6 +124,21 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "pages.lockout.lockout_response"
 AXES_VERBOSE = False
+# Kept out of axes' records and logs, with its defaults: the sign-in code typed.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+
+# Sign-in without passwords (signin/, issue 11). A code by SMS is valid
+# SIGN_IN_CODE_MINUTES, once, and dies after SIGN_IN_CODE_ATTEMPTS wrong tries (wrong
+# codes are failed sign-ins for django-axes too: the number is locked as above). Codes
+# asked for: one per SIGN_IN_CODE_INTERVAL_SECONDS and SIGN_IN_CODES_PER_NUMBER_PER_HOUR
+# per number, SIGN_IN_CODES_PER_ADDRESS_PER_HOUR per client address, members' numbers
+# or not. An invitation link (a QR code) works once, within INVITATION_HOURS.
+SIGN_IN_CODE_MINUTES = env_int("SIGN_IN_CODE_MINUTES", 5)
+SIGN_IN_CODE_ATTEMPTS = env_int("SIGN_IN_CODE_ATTEMPTS", 5)
+SIGN_IN_CODE_INTERVAL_SECONDS = env_int("SIGN_IN_CODE_INTERVAL_SECONDS", 60)
+SIGN_IN_CODES_PER_NUMBER_PER_HOUR = env_int("SIGN_IN_CODES_PER_NUMBER_PER_HOUR", 5)
+SIGN_IN_CODES_PER_ADDRESS_PER_HOUR = env_int("SIGN_IN_CODES_PER_ADDRESS_PER_HOUR", 30)
+INVITATION_HOURS = env_int("INVITATION_HOURS", 48)
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -236,6 +255,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
+        "AssignmentStatusEnum": "dispatch.models.AssignmentStatus",
         "IncidentKindEnum": "incidents.models.Incident.Kind",
         "NeedKindEnum": "incidents.models.Need.Kind",
         "TeamKindEnum": "volunteers.models.Team.Kind",
@@ -385,6 +405,9 @@ WS_REPLAY_LIMIT = env_int("WS_REPLAY_LIMIT", 1000)
 # How often an open socket checks that its user may still have it (not deactivated,
 # token or session not revoked, role kept) and re-joins its groups.
 WS_RECHECK_SECONDS = env_int("WS_RECHECK_SECONDS", 300)
+# How often each web process asks whether its channel layer's Redis restarted (and so
+# lost every group): its sockets are then closed with 4503, to resume from the log.
+WS_LAYER_CHECK_SECONDS = env_int("WS_LAYER_CHECK_SECONDS", 2)
 
 # --- Pages ----------------------------------------------------------------------------
 

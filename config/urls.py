@@ -6,6 +6,7 @@ from config import views
 from dispatch import urls as dispatch_urls
 from incidents import urls as incidents_urls
 from pages import views as pages_views
+from signin import urls as signin_urls
 from volunteers import urls as volunteers_urls
 
 # Each domain app routes its own REST API; the schema, the docs and a JSON 404 for
@@ -14,6 +15,7 @@ api_patterns = [
     *volunteers_urls.urlpatterns,
     *incidents_urls.urlpatterns,
     *dispatch_urls.urlpatterns,
+    *signin_urls.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file of its own (?script): no inline script
     # (config/csp.py).

@@ -4,6 +4,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,11 +21,13 @@ from config.idempotency.services import (
     KEY_REUSED_RESPONSE,
     idempotent,
 )
-from dispatch import services
+from dispatch import hours, services, vehicles
 from dispatch.models import OPEN_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
 from dispatch.selectors import log_events
 from incidents.models import Incident, IncidentKind, Need
+from volunteers.api import VehicleSerializer
 from volunteers.models import Vehicle, VehicleKind, Volunteer
+from volunteers.roles import Role, user_has_role
 
 
 class DeploymentEventSerializer(serializers.ModelSerializer):
@@ -403,3 +406,114 @@ class NeedAssign(APIView):
         return Response(
             AssignmentSerializer(assignments_for_display().get(pk=assignment.pk)).data, status=201
         )
+
+
+class RequiredBooleanField(serializers.BooleanField):
+    # DRF reads a boolean missing from a form as False (an unticked box); here it must
+    # be said, or a form without it would put the vehicle out of service.
+    default_empty_html = empty
+
+
+class VehicleServiceSerializer(serializers.Serializer):
+    in_service = RequiredBooleanField()
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class VehicleService(APIView):
+    """Put a vehicle out of service (`in_service: false`, with a reason: it is no longer
+    offered, and its open offers go to others) or back in service. Its crew and the
+    coordinators may; 400 with the reason when the vehicle is on a task."""
+
+    @extend_schema(
+        request=VehicleServiceSerializer,
+        responses={200: VehicleSerializer},
+    )
+    def post(self, request, pk: int):
+        vehicle = get_object_or_404(Vehicle, pk=pk)
+        if not _may_change_service(request.user, vehicle):
+            raise PermissionDenied(_("Only the vehicle's crew and coordinators may do this."))
+        data = _validated(VehicleServiceSerializer, request)
+        try:
+            vehicle = vehicles.vehicle_set_in_service(
+                vehicle_id=pk,
+                in_service=data["in_service"],
+                actor=request.user,
+                reason=data["reason"],
+            )
+        except services.DispatchError as error:
+            raise _domain_error(error) from None
+        return Response(VehicleSerializer(vehicle).data)
+
+
+def _may_change_service(user, vehicle: Vehicle) -> bool:
+    if user_has_role(user, Role.COORDINATOR):
+        return True
+    volunteer = getattr(user, "volunteer", None)
+    return volunteer is not None and vehicle.crew.filter(pk=volunteer.pk).exists()
+
+
+# --- hours and person-times (issue 11 item 4) ------------------------------------------
+
+MyHoursFilters = type(
+    "MyHoursFilters",
+    (serializers.Serializer,),
+    {
+        # `from` is a Python keyword: the fields are named in a dict.
+        "from": serializers.DateField(
+            required=False, help_text="First local day (YYYY-MM-DD), included"
+        ),
+        "to": serializers.DateField(
+            required=False, help_text="Last local day (YYYY-MM-DD), included"
+        ),
+    },
+)
+
+
+class ServedSerializer(serializers.Serializer):
+    assignment = serializers.IntegerField(source="assignment_id")
+    incident = serializers.IntegerField(source="incident_id")
+    incident_title = serializers.CharField()
+    incident_kind = serializers.CharField(help_text="In the request's language")
+    need = serializers.CharField(help_text="In the request's language")
+    vehicle = serializers.CharField(help_text="The vehicle's label for vehicle work, else empty")
+    status = serializers.ChoiceField(choices=AssignmentStatus.choices)
+    accepted_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(help_text="When the hours counted begin")
+    ended_at = serializers.DateTimeField(help_text="When they end (now, for ongoing work)")
+    hours = serializers.DecimalField(max_digits=8, decimal_places=1)
+    ongoing = serializers.BooleanField()
+
+
+class MyHoursSerializer(serializers.Serializer):
+    person_times = serializers.IntegerField(help_text="Tasks served")
+    hours = serializers.DecimalField(max_digits=10, decimal_places=1)
+    ongoing = serializers.IntegerField(help_text="Tasks still going on, counted up to now")
+    tasks = ServedSerializer(many=True, help_text="Oldest first")
+
+
+class MyHours(APIView):
+    """A volunteer's own hours and person-times (dispatch.hours): every task served
+    whose service began on the local days `from`..`to` (both included, either open),
+    including the vehicle work they accepted for their crew."""
+
+    permission_classes = [IsVolunteer]
+
+    @extend_schema(parameters=[MyHoursFilters], responses={200: MyHoursSerializer})
+    def get(self, request):
+        filters = query_filters(request, MyHoursFilters)
+        start, end = filters.get("from"), filters.get("to")
+        if start and end and end < start:
+            raise ValidationError({"to": [_("The end is before the start.")]})
+        served = hours.served_assignments(
+            start=start, end=end, volunteer_ids=[request.user.volunteer.pk]
+        )
+        tally = hours.Tally()
+        for one in served:
+            tally.add(one)
+        body = {
+            "person_times": tally.person_times,
+            "hours": tally.hours,
+            "ongoing": tally.ongoing,
+            "tasks": served,
+        }
+        return Response(MyHoursSerializer(body).data)

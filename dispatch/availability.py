@@ -5,8 +5,11 @@ The database is the truth (DESIGN.md §4); the location index is derived from it
 - a volunteer is available when on duty, with a known position (last reported, else
   home) and not busy (not engaged on active work: dispatch.models.Engagement). An
   available volunteer is in volunteer_key(skill) for each of their skills;
-- a vehicle is available when its status is AVAILABLE, it has a position and no
-  active assignment. It is then in vehicle_key(kind).
+- a vehicle is available when its status is AVAILABLE, it has a position, no active
+  assignment, and is manned: at least one of its crew is on duty and not busy (an offer
+  to a boat nobody can take waits out its whole time-out). It is then in
+  vehicle_key(kind). A volunteer's duty and work change whether the vehicles they crew
+  are manned, so syncing a volunteer syncs those vehicles too.
 
 The services that change duty, positions or assignments call availability_sync_on_commit
 in their transaction; the index follows once the change has committed, so a rolled-back
@@ -75,12 +78,18 @@ def _personal_work():
     return Assignment.objects.filter(status__in=ACTIVE_STATUSES, volunteer__isnull=False)
 
 
-def volunteer_busy_ids() -> set[int]:
-    """Volunteers on active work: their own assignment, or a vehicle's they answered for
-    and so went with (dispatch.models.Engagement)."""
-    personal = _personal_work().values_list("volunteer_id", flat=True)
-    aboard = Engagement.objects.values_list("volunteer_id", flat=True)
-    return set(personal) | set(aboard)
+def volunteer_busy_ids(among: Iterable[int] | None = None) -> set[int]:
+    """Volunteers on active work (of `among`, or of everyone): their own assignment, or
+    a vehicle's they answered for and so went with (dispatch.models.Engagement)."""
+    personal = _personal_work()
+    aboard = Engagement.objects.all()
+    if among is not None:
+        among = list(among)
+        personal = personal.filter(volunteer_id__in=among)
+        aboard = aboard.filter(volunteer_id__in=among)
+    return set(personal.values_list("volunteer_id", flat=True)) | set(
+        aboard.values_list("volunteer_id", flat=True)
+    )
 
 
 def volunteer_is_busy(volunteer_id: int) -> bool:
@@ -99,10 +108,31 @@ def vehicle_busy_ids() -> set[int]:
     )
 
 
-def vehicle_is_available(vehicle, *, busy: bool) -> bool:
+def ready_crew(vehicle_ids: Iterable[int] | None = None) -> dict[int, set[int]]:
+    """Of these vehicles (or of all), the crew members on duty and not busy, by vehicle:
+    those who can take its offer and drive it. A vehicle with none is left out."""
+    crew = Vehicle.crew.through.objects.filter(volunteer__on_duty=True)
+    if vehicle_ids is not None:
+        crew = crew.filter(vehicle_id__in=list(vehicle_ids))
+    pairs = list(crew.values_list("vehicle_id", "volunteer_id"))
+    busy = volunteer_busy_ids(among={volunteer_id for _, volunteer_id in pairs})
+    ready: dict[int, set[int]] = defaultdict(set)
+    for vehicle_id, volunteer_id in pairs:
+        if volunteer_id not in busy:
+            ready[vehicle_id].add(volunteer_id)
+    return dict(ready)
+
+
+def vehicles_manned(vehicle_ids: Iterable[int] | None = None) -> set[int]:
+    """Of these vehicles (or of all), those someone of the crew can take now."""
+    return set(ready_crew(vehicle_ids))
+
+
+def vehicle_is_available(vehicle, *, busy: bool, manned: bool) -> bool:
     return (
         vehicle.status == VehicleStatus.AVAILABLE
         and not busy
+        and manned
         and vehicle_position(vehicle) is not None
     )
 
@@ -146,7 +176,8 @@ def availability_sync_vehicle(*, vehicle_id: int) -> None:
     if vehicle is not None:
         kind = vehicle.kind
         busy = Assignment.objects.filter(vehicle_id=vehicle_id, status__in=ACTIVE_STATUSES).exists()
-        if vehicle_is_available(vehicle, busy=busy):
+        manned = vehicle_id in vehicles_manned([vehicle_id])
+        if vehicle_is_available(vehicle, busy=busy, manned=manned):
             position = vehicle_position(vehicle)
     for other in VehicleKind.values:
         if other != kind or position is None:
@@ -169,6 +200,12 @@ def availability_sync_on_commit(
         return
 
     def sync():
+        # Read after the commit: whom they crew, as it is now.
+        crewed = set(
+            Vehicle.crew.through.objects.filter(volunteer_id__in=volunteer_ids).values_list(
+                "vehicle_id", flat=True
+            )
+        )
         for volunteer_id in volunteer_ids:
             try:
                 availability_sync_volunteer(volunteer_id=volunteer_id)
@@ -176,7 +213,7 @@ def availability_sync_on_commit(
                 logger.exception(
                     "index sync of volunteer %s failed; the next rebuild repairs it", volunteer_id
                 )
-        for vehicle_id in vehicle_ids:
+        for vehicle_id in sorted(crewed.union(vehicle_ids)):
             try:
                 availability_sync_vehicle(vehicle_id=vehicle_id)
             except Exception:
@@ -212,11 +249,12 @@ def index_contents() -> Contents:
             contents[volunteer_key(code)][volunteer_id] = position
 
     busy = vehicle_busy_ids()
+    manned = vehicles_manned()
     vehicles = Vehicle.objects.filter(
         status=VehicleStatus.AVAILABLE, latitude__isnull=False, longitude__isnull=False
     ).values_list("id", "kind", "latitude", "longitude")
     for vehicle_id, kind, latitude, longitude in vehicles:
-        if vehicle_id not in busy:
+        if vehicle_id not in busy and vehicle_id in manned:
             contents[vehicle_key(kind)][vehicle_id] = (latitude, longitude)
     return dict(contents)
 
@@ -301,7 +339,7 @@ def _database_has_available(keys: list[str]) -> bool:
             latitude__isnull=False,
             longitude__isnull=False,
         ).exclude(pk__in=list(vehicle_busy_ids()))
-        if vehicles.exists():
+        if vehicles_manned(vehicles.values_list("pk", flat=True)):
             return True
     return False
 

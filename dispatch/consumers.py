@@ -15,7 +15,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 
-from dispatch import live, services
+from dispatch import layer_watch, live, services
 from dispatch.events import DASHBOARD_GROUP, volunteer_group
 from dispatch.models import Assignment
 from dispatch.ws_auth import socket_user_now
@@ -114,6 +114,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self.joined = []
             await self.refuse(CLOSE_TRY_LATER)
             return
+        # Should Redis restart, the groups just joined are lost with it: the socket is
+        # then closed (4503) and the client resumes from the log (dispatch/layer_watch.py).
+        await layer_watch.socket_joined(self, close_code=CLOSE_TRY_LATER)
         await self.accept(subprotocol=SUBPROTOCOL if wants_protocol else None)
         last_seq = await _db(live.last_seq)()
         await self.send_json({"type": "hello", "last_seq": last_seq, "role": self.role})
@@ -161,6 +164,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "watch", None):
             self.watch.cancel()
+        layer_watch.socket_left(self)
         for group in getattr(self, "joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
 

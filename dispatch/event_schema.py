@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dispatch.models import AssignmentStatus, EventKind
+from volunteers.models import VehicleStatus
 
 NULL = type(None)
 
@@ -67,10 +68,12 @@ EVENT_DATA: dict[str, dict[str, Key]] = {
     # volunteers.services.volunteer_set_duty
     EventKind.VOLUNTEER_ON_DUTY: {"township": required(int)},
     EventKind.VOLUNTEER_OFF_DUTY: {"township": required(int)},
-    # No service writes this yet (volunteers/admin.py keeps the status read-only until
-    # one does); the log page (dispatch.reports) shows data["status"]. Whoever writes
-    # the service fills this in and drives it in tests/dispatch/test_event_schema.py.
-    EventKind.VEHICLE_STATUS: {"status": required(str)},
+    # dispatch.vehicles: a vehicle's status as its work changes it, or as its crew or a
+    # coordinator put it out of service and back (with their reason; "" otherwise).
+    EventKind.VEHICLE_STATUS: {
+        "status": required(str, values=VehicleStatus.values),
+        "reason": required(str),
+    },
     # dispatch.services: offers_make
     EventKind.OFFER_MADE: {
         **_assignment(S.OFFERED),

@@ -18,6 +18,7 @@ from dispatch.availability import (
     index_repair_if_empty,
     vehicle_busy_ids,
     vehicle_position,
+    vehicles_manned,
     volunteer_busy_ids,
     volunteer_position_of,
 )
@@ -308,8 +309,10 @@ def _volunteer_shifts(volunteer_ids: list[int]):
 
 
 def vehicle_resources(ids: list[int]) -> dict[int, matching.Resource]:
+    """The shortlisted vehicles that can go now (the index may lag a moment behind a
+    status change or a crew member going off duty)."""
     rows = Vehicle.objects.filter(
-        pk__in=ids, status=Vehicle.Status.AVAILABLE, latitude__isnull=False
+        pk__in=vehicles_manned(ids), status=Vehicle.Status.AVAILABLE, latitude__isnull=False
     ).values_list("id", "kind", "latitude", "longitude", "capacity", "max_water_depth_m")
     return {
         pk: matching.Resource(
@@ -458,6 +461,7 @@ def map_markers(*, most_volunteers: int) -> dict:
             "status": vehicle.status,
             "latitude": vehicle.latitude,
             "longitude": vehicle.longitude,
+            "located_at": vehicle.located_at.isoformat() if vehicle.located_at else None,
         }
         for vehicle in Vehicle.objects.all()
         if vehicle_position(vehicle) is not None
@@ -519,15 +523,23 @@ def _vehicle_candidates(need: Need, here, holding) -> list[dict]:
     else:
         vehicles = vehicles.filter(max_water_depth_m__gte=need.water_depth_m)
     busy = vehicle_busy_ids()
+    vehicles = list(vehicles)
+    manned = vehicles_manned([vehicle.pk for vehicle in vehicles])
     return [
         {
             "vehicle": vehicle.pk,
             "name": vehicle.call_sign,
             "kind": vehicle.kind,
             "capacity": vehicle.capacity,
-            "on_duty": vehicle.status == VehicleStatus.AVAILABLE,
+            # Ready to go: in service, and someone of its crew on duty and free.
+            "on_duty": vehicle.status == VehicleStatus.AVAILABLE and vehicle.pk in manned,
             "busy": vehicle.pk in busy,
             "distance_km": _km_from(here, vehicle_position(vehicle)),
         }
         for vehicle in vehicles
     ]
+
+
+def vehicles_crewed_by(*, volunteer_id: int) -> QuerySet[Vehicle]:
+    """The vehicles this volunteer is crew of, by call sign (the phone's "my vehicles")."""
+    return Vehicle.objects.filter(crew=volunteer_id).order_by("call_sign")

@@ -21,8 +21,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dispatch import availability, matching, queue
+from dispatch import availability, matching, queue, vehicles
 from dispatch.availability import availability_sync_on_commit, volunteer_is_busy
+from dispatch.errors import (  # noqa: F401 - DispatchError is part of this module's interface
+    DispatchError,
+    InvalidTransition,
+    NotYours,
+    OfferClosed,
+    ResourceBusy,
+)
 from dispatch.events import events_record
 from dispatch.labels import STATUS_LABELS
 from dispatch.models import (
@@ -41,29 +48,7 @@ from dispatch.selectors import (
     need_open_places,
 )
 from incidents.models import Incident, Need
-from volunteers.models import Vehicle, Volunteer
-
-
-class DispatchError(Exception):
-    """A request the current state refuses; the message says why, for the user, in
-    the language active when it was raised (the request's, or the socket's)."""
-
-
-class OfferClosed(DispatchError):
-    pass
-
-
-class NotYours(DispatchError):
-    pass
-
-
-class InvalidTransition(DispatchError):
-    pass
-
-
-class ResourceBusy(DispatchError):
-    pass
-
+from volunteers.models import Vehicle, VehicleStatus, Volunteer
 
 # --- helpers --------------------------------------------------------------------------
 
@@ -130,6 +115,8 @@ def _free_after_work(assignment: Assignment) -> None:
     engaged.delete()
     if assignment.volunteer_id:
         volunteer_ids.add(assignment.volunteer_id)
+    if assignment.vehicle_id:
+        vehicles.vehicle_work_ended(assignment)
     availability_sync_on_commit(
         volunteer_ids=volunteer_ids,
         vehicle_ids=[assignment.vehicle_id] if assignment.vehicle_id else [],
@@ -142,8 +129,11 @@ def _take_on(assignment: Assignment, *, volunteer_id: int | None, **fields) -> N
 
     Raises IntegrityError, in a savepoint that leaves the caller's transaction usable,
     when the volunteer or the vehicle is already on other work: the database decides,
-    so two accepts racing on different assignments cannot both commit."""
+    so two accepts racing on different assignments cannot both commit. ResourceBusy
+    when its vehicle cannot go (out of service, or on a task)."""
     with transaction.atomic():
+        if assignment.vehicle_id:
+            vehicles.vehicle_take_on_work(assignment)
         if assignment.pk is None:  # a coordinator's assignment, made accepted
             for name, value in {"status": AssignmentStatus.ACCEPTED, **fields}.items():
                 setattr(assignment, name, value)
@@ -156,6 +146,7 @@ def _take_on(assignment: Assignment, *, volunteer_id: int | None, **fields) -> N
 
 NOT_NEEDED = "not needed"
 ACCEPTED_ANOTHER = "accepted another task"
+VEHICLE_OUT_OF_SERVICE = "vehicle out of service"
 
 
 def _closed_reason(assignment: Assignment) -> str:
@@ -165,6 +156,8 @@ def _closed_reason(assignment: Assignment) -> str:
             return _("Already filled: this task no longer needs you. Thank you.")
         if assignment.reason == ACCEPTED_ANOTHER:
             return _("Withdrawn: you accepted another task.")
+        if assignment.reason == VEHICLE_OUT_OF_SERVICE:
+            return _("Withdrawn: the vehicle is out of service.")
         # incidents.services closes an incident's offers with "incident <status>".
         if assignment.reason == f"incident {Incident.Status.RESOLVED}":
             return _("Withdrawn: the incident was resolved.")
@@ -325,7 +318,8 @@ def _withdraw_other_offers_of_need(need: Need, *, keep: Assignment, reason: str)
 
 
 def offers_withdraw_from_busy(*, volunteer_id: int | None = None, vehicle_id: int | None = None):
-    """Someone who took one task is busy: their other open offers go to others.
+    """Someone who took one task is busy: their other open offers go to others. So do
+    the open offers of a vehicle put out of service.
 
     Runs after the accept committed, one need at a time, and not inside the accept:
     there it would lock a second need while holding the first, and two accepts doing
@@ -335,12 +329,15 @@ def offers_withdraw_from_busy(*, volunteer_id: int | None = None, vehicle_id: in
     resource = (
         {"volunteer_id": volunteer_id} if volunteer_id is not None else {"vehicle_id": vehicle_id}
     )
+    reason = ACCEPTED_ANOTHER
     if volunteer_id is not None:
         busy = volunteer_is_busy(volunteer_id)
+    elif Vehicle.objects.filter(pk=vehicle_id, status=VehicleStatus.OUT_OF_SERVICE).exists():
+        busy, reason = True, VEHICLE_OUT_OF_SERVICE
     else:
         busy = Assignment.objects.filter(status__in=ACTIVE_STATUSES, **resource).exists()
     if not busy:
-        return []  # freed again meanwhile: their offers stand
+        return []  # freed (or back in service) meanwhile: their offers stand
     offers = Assignment.objects.filter(status=AssignmentStatus.OFFERED, **resource)
     withdrawn_needs = []
     for assignment_id in offers.values_list("pk", flat=True):
@@ -348,7 +345,6 @@ def offers_withdraw_from_busy(*, volunteer_id: int | None = None, vehicle_id: in
             assignment = _assignment_locked(assignment_id)
             if assignment.status != AssignmentStatus.OFFERED:
                 continue
-            reason = ACCEPTED_ANOTHER
             _set_status(
                 assignment, AssignmentStatus.WITHDRAWN, answered_at=timezone.now(), reason=reason
             )
@@ -358,8 +354,13 @@ def offers_withdraw_from_busy(*, volunteer_id: int | None = None, vehicle_id: in
 
 
 def _after_taking_a_task(assignment: Assignment, *, volunteer_id: int | None) -> None:
-    """What follows once a task is taken: the volunteer doing it (and the vehicle) leave
-    the location index, and their other offers are withdrawn and offered to others."""
+    """What follows once a task is taken (and logged): its vehicle is logged on the
+    task, the volunteer doing it (and the vehicle) leave the location index, and their
+    other offers are withdrawn and offered to others."""
+    if assignment.vehicle_id:
+        vehicles.vehicle_status_logged(
+            assignment.vehicle_id, VehicleStatus.ASSIGNED, assignment=assignment
+        )
     availability_sync_on_commit(
         volunteer_ids=[volunteer_id] if volunteer_id is not None else [],
         vehicle_ids=[assignment.vehicle_id] if assignment.vehicle_id else [],
@@ -639,28 +640,29 @@ def assignment_unassign(*, assignment_id: int, actor, reason: str) -> Assignment
 
 
 def offers_withdraw_from_busy_sweep() -> list[int]:
-    """Withdraw every open offer of a volunteer or vehicle who is busy, and return the
-    needs to offer again: offers_withdraw_from_busy's work, redone from the database
-    for withdrawals whose task was lost (the broker was down when the accept committed,
-    or a worker died holding the task, which Redis then keeps unacknowledged for hours).
-    Such an offer cannot be accepted (the person is busy) and holds its need's place
-    meanwhile, so it must not wait for its expiry.
+    """Withdraw every open offer of a volunteer or vehicle who is busy (or of a vehicle
+    out of service), and return the needs to offer again: offers_withdraw_from_busy's
+    work, redone from the database for withdrawals whose task was lost (the broker was
+    down when the accept committed, or a worker died holding the task, which Redis then
+    keeps unacknowledged for hours). Such an offer cannot be accepted (the person is
+    busy) and holds its need's place meanwhile, so it must not wait for its expiry.
 
     Safe to run at any time, twice, or beside the task itself: offers_withdraw_from_busy
     checks again that they are busy, and withdraws each offer under its need's lock,
     once. Reads two sets of ids: those with open offers are few, the busy many."""
     offered = Assignment.objects.filter(status=AssignmentStatus.OFFERED)
-    volunteers = (
+    busy_volunteer_ids = (
         set(offered.filter(volunteer__isnull=False).values_list("volunteer_id", flat=True))
         & availability.volunteer_busy_ids()
     )
-    vehicles = (
-        set(offered.filter(vehicle__isnull=False).values_list("vehicle_id", flat=True))
-        & availability.vehicle_busy_ids()
-    )
+    # A vehicle out of service is as unable to take its offers as a busy one.
+    out_of_service = Vehicle.objects.filter(status=VehicleStatus.OUT_OF_SERVICE)
+    unable_vehicle_ids = set(
+        offered.filter(vehicle__isnull=False).values_list("vehicle_id", flat=True)
+    ) & (availability.vehicle_busy_ids() | set(out_of_service.values_list("pk", flat=True)))
     need_ids: set[int] = set()
-    for volunteer_id in sorted(volunteers):
+    for volunteer_id in sorted(busy_volunteer_ids):
         need_ids.update(offers_withdraw_from_busy(volunteer_id=volunteer_id))
-    for vehicle_id in sorted(vehicles):
+    for vehicle_id in sorted(unable_vehicle_ids):
         need_ids.update(offers_withdraw_from_busy(vehicle_id=vehicle_id))
     return sorted(need_ids)

@@ -19,6 +19,7 @@ from config.idempotency.services import idempotency_keys_expire as _idempotency_
 from dispatch import availability, events, queue, services
 from dispatch.sms import offers as sms_offers
 from dispatch.sms.gateways import sms_texts_forget
+from signin.services import signin_codes_forget
 from volunteers.services import tokens_expire, volunteer_positions_forget
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def idempotency_keys_expire() -> int:
 @shared_task(name=queue.PERSONAL_DATA_EXPIRE, ignore_result=True)
 def personal_data_expire() -> dict:
     """Forget what is kept only for a while (README, "Personal data"): old positions,
-    the words of old SMS, old API tokens."""
+    the words of old SMS, old API tokens, old requests for sign-in codes."""
     now = timezone.now()
     return {
         "positions": volunteer_positions_forget(
@@ -114,6 +115,9 @@ def personal_data_expire() -> dict:
             sent_before=now - timedelta(days=settings.SMS_RETENTION_DAYS)
         ),
         "tokens": tokens_expire(created_before=now - timedelta(days=settings.TOKEN_MAX_AGE_DAYS)),
+        # Requests for sign-in codes (strangers' numbers among them): the rate limits
+        # look back an hour; a day is kept for looking into abuse.
+        "sign_in_codes": signin_codes_forget(created_before=now - timedelta(days=1)),
     }
 
 

@@ -9,6 +9,7 @@ from dispatch.sms import webhook as sms_webhook
 urlpatterns = [
     path("log/", api.DeploymentLog.as_view(), name="log"),
     path("me/assignments/", api.MyAssignments.as_view(), name="my-assignments"),
+    path("me/hours/", api.MyHours.as_view(), name="my-hours"),
     path(
         "incidents/<int:pk>/assignments/",
         api.IncidentAssignments.as_view(),
@@ -35,5 +36,6 @@ urlpatterns = [
         api.AssignmentUnassign.as_view(),
         name="assignment-unassign",
     ),
+    path("vehicles/<int:pk>/service/", api.VehicleService.as_view(), name="vehicle-service"),
     path("sms/inbound/", sms_webhook.SmsInbound.as_view(), name="sms-inbound"),
 ]

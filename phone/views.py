@@ -10,25 +10,31 @@ worker that keeps the shell for weak connections, both served from the /phone/ s
 import hashlib
 import json
 from functools import cache
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.contrib.staticfiles import finders
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dispatch.api import AssignmentSerializer, assignments_for_display
 from dispatch.labels import (
     INCIDENT_KIND_LABELS,
     PRIORITY_LABELS,
+    VEHICLE_KIND_LABELS,
+    VEHICLE_STATUS_LABELS,
     label_of,
     need_label,
     township_name,
@@ -36,8 +42,20 @@ from dispatch.labels import (
 )
 from dispatch.live import last_seq
 from dispatch.models import OPEN_STATUSES, Assignment
+from dispatch.selectors import vehicles_crewed_by
 from incidents.models import Incident, Need
-from volunteers.models import Volunteer
+from signin.client import client_address, number_locked_out
+from signin.services import (
+    InvitationRefused,
+    SignInRateLimited,
+    invitation_find,
+    invitation_state,
+    invitation_use,
+    phone_or_error,
+    sign_ins_revoke,
+    signin_code_request,
+)
+from volunteers.models import VehicleStatus, Volunteer
 
 # The shell the service worker keeps, so the page opens on a weak connection or none.
 # Every module phone.js imports, as phone.html's modulepreload tags list them: a module
@@ -90,10 +108,23 @@ def _assignment_row(assignment: Assignment, row: dict) -> dict:
     }
 
 
+def _vehicle_row(vehicle) -> dict:
+    """A vehicle the volunteer crews: its status as a value (`available`, `assigned`,
+    `out_of_service`); the page says it with its words for each (`vehicle_<status>`)."""
+    return {
+        "id": vehicle.pk,
+        "call_sign": vehicle.call_sign,
+        "kind": vehicle.kind,
+        "kind_label": label_of(VEHICLE_KIND_LABELS, vehicle.kind),
+        "status": vehicle.status,
+    }
+
+
 def phone_state(volunteer) -> dict:
-    """Everything the page shows: the volunteer, and their open offers and assignments
+    """Everything the page shows: the volunteer, their open offers and assignments
     (their own and their vehicles'), newest first, with what the page needs to show
-    them in the active language; and `last_seq`, the log position the state reflects.
+    them in the active language, and the vehicles they crew (which they may put out of
+    service and back); and `last_seq`, the log position the state reflects.
 
     The position is read first and the rows after it, as the socket's hello and
     snapshot are (docs/websockets.md): events commit in seq order, so the rows show
@@ -113,6 +144,7 @@ def phone_state(volunteer) -> dict:
         .order_by("-offered_at", "-id")
     )
     rows = AssignmentSerializer(assignments, many=True).data
+    vehicles = vehicles_crewed_by(volunteer_id=volunteer.pk)
     return {
         "now": timezone.now().isoformat(),
         "last_seq": position,
@@ -127,6 +159,7 @@ def phone_state(volunteer) -> dict:
             _assignment_row(assignment, row)
             for assignment, row in zip(assignments, rows, strict=True)
         ],
+        "vehicles": [_vehicle_row(vehicle) for vehicle in vehicles],
     }
 
 
@@ -183,6 +216,17 @@ def _strings() -> dict:
         "declined_notice": _("Declined. Thank you for answering."),
         "done_notice": _("Task done. Thank you!"),
         "install": _("Install on this phone"),
+        **{
+            f"vehicle_{status}": label_of(VEHICLE_STATUS_LABELS, status)
+            for status in VehicleStatus.values
+        },
+        "out_of_service_ask": _("Out of service…"),
+        "out_of_service_question": _("Why is it out of service?"),
+        "out_of_service_placeholder": _("e.g. engine trouble, no fuel"),
+        "out_of_service_confirm": _("Put out of service"),
+        "back_in_service": _("Back in service"),
+        "out_of_service_notice": _("%(call_sign)s is out of service. It gets no offers now."),
+        "in_service_notice": _("%(call_sign)s is back in service."),
         "dismiss": _("Close"),
     }
 
@@ -198,13 +242,16 @@ def _api_urls() -> dict:
         "accept": with_id("api:assignment-accept"),
         "decline": with_id("api:assignment-decline"),
         "status": with_id("api:assignment-status"),
+        "vehicle_service": with_id("api:vehicle-service"),
         "service_worker": reverse("phone:service-worker"),
     }
 
 
 class PhoneLoginView(LoginView):
-    """The sign-in for volunteers: their phone number and password, on a phone-sized
-    page inside the installed app's scope. Same authentication as /accounts/login/."""
+    """The sign-in for volunteers, on a phone-sized page inside the installed app's
+    scope: first their mobile number, for a code by SMS (sign_in_sms, sign_in_code);
+    or, folded away, their number and a password (this view's POST, the same
+    authentication as /accounts/login/), for the accounts that have one."""
 
     template_name = "phone/login.html"
     redirect_authenticated_user = True
@@ -214,6 +261,129 @@ class PhoneLoginView(LoginView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "theme_color": THEME_COLOR}
+
+
+# The number a code was asked for, kept in the (anonymous) session between the two
+# steps: not in the URL, which proxies and servers log.
+SIGN_IN_PHONE = "phone:sign_in_phone"
+
+
+def _next_path(request) -> str:
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return reverse("phone:home")
+
+
+def _login_page(request, *, sms_error: str = "", phone: str = "", status: int = 200):
+    context = {
+        "form": None,
+        "next": request.POST.get("next", ""),
+        "sms_error": sms_error,
+        "phone": phone,
+        "theme_color": THEME_COLOR,
+    }
+    return render(request, "phone/login.html", context, status=status)
+
+
+@require_POST
+@never_cache
+def sign_in_sms(request):
+    """Step 1 of a sign-in by SMS: the number. Whatever the number, a member's or not,
+    the next step is the same page: only members get a text."""
+    phone = request.POST.get("phone", "")
+    try:
+        number = phone_or_error(phone)
+    except ValidationError as error:
+        return _login_page(request, sms_error=error.message_dict["phone"][0], phone=phone)
+    if number_locked_out(request, number):
+        return HttpResponse(status=429)  # django-axes' middleware answers (pages/lockout.py)
+    try:
+        signin_code_request(phone=number, client_address=client_address(request))
+    except SignInRateLimited as error:
+        return _login_page(request, sms_error=error.message, phone=phone, status=429)
+    request.session[SIGN_IN_PHONE] = number
+    code_page = reverse("phone:sign-in-code")
+    next_path = request.POST.get("next")
+    return redirect(f"{code_page}?{urlencode({'next': next_path})}" if next_path else code_page)
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def sign_in_code(request):
+    """Step 2: the code texted. Wrong codes are failed sign-ins (django-axes): after
+    SIGN_IN_FAILURE_LIMIT of them the number is refused for a while (429)."""
+    number = request.session.get(SIGN_IN_PHONE)
+    if not number:
+        return redirect("phone:login")
+    error = ""
+    if request.method == "POST":
+        user = authenticate(request, username=number, sign_in_code=request.POST.get("code", ""))
+        if user is not None:
+            login(request, user)
+            request.session.pop(SIGN_IN_PHONE, None)
+            return redirect(_next_path(request))
+        error = _("Wrong or expired code. Check the SMS, or ask for a new code.")
+    context = {
+        "phone": number,
+        "minutes": settings.SIGN_IN_CODE_MINUTES,
+        "error": error,
+        "next": _next_path(request),
+        "theme_color": THEME_COLOR,
+    }
+    return render(request, "phone/login_code.html", context)
+
+
+def _invitation_refused(request, reason: str):
+    messages = {
+        "used": _("This invitation was used already. Each one signs in once."),
+        "expired": _("This invitation has expired."),
+        "withdrawn": _("This invitation was replaced by a newer one, or withdrawn."),
+        "unknown": _("This is no valid invitation."),
+    }
+    context = {"message": messages.get(reason, messages["unknown"]), "theme_color": THEME_COLOR}
+    return render(request, "phone/invitation_refused.html", context, status=410)
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def invitation(request, secret: str):
+    """A sign-in invitation (a QR code a coordinator printed). Opening it shows whose
+    it is and a button; only the button's POST uses it: link previews and scanners that
+    fetch the address must not spend it."""
+    if request.method == "POST":
+        try:
+            user = invitation_use(
+                secret=secret,
+                client_address=client_address(request),
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        except InvitationRefused as refused:
+            return _invitation_refused(request, refused.reason)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("phone:home")
+    found = invitation_find(secret=secret)
+    state = invitation_state(found)
+    if state != "usable":
+        return _invitation_refused(request, state)
+    volunteer = getattr(found.user, "volunteer", None)
+    context = {
+        "name": volunteer.name if volunteer else found.user.get_username(),
+        "theme_color": THEME_COLOR,
+    }
+    return render(request, "phone/invitation.html", context)
+
+
+@require_POST
+@login_required(login_url="phone:login")
+def sign_out_everywhere(request):
+    """The member signs out on every phone and app: their token is deleted and their
+    sessions end, this one too."""
+    sign_ins_revoke(users=[request.user])
+    logout(request)
+    return redirect("phone:login")
 
 
 @never_cache

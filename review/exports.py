@@ -1,6 +1,8 @@
-"""The review's downloads: the filtered deployment log as CSV and XLSX, and an
-incident's ICS-214 as CSV. Each is made row by row as it is sent (pages.streaming), so
-a month of a city's log never sits in the server's memory whole.
+"""The review's downloads: the filtered deployment log as CSV and XLSX, an incident's
+ICS-214 as CSV, and hours and person-times (teams, volunteers, tasks) as CSV and XLSX.
+Each is made row by row as it is sent (pages.streaming), so a month of a city's log
+never sits in the server's memory whole (the hours are totals, a row per person and
+per task served, made before the first row is sent).
 
 Free text (a decline reason, a close note) never becomes a formula in a commander's
 spreadsheet: CSV cells that start like one are quoted, XLSX cells stay text.
@@ -18,7 +20,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from dispatch import reports
+from dispatch import hours, reports
+from dispatch.labels import STATUS_LABELS, TEAM_KIND_LABELS
 from review.formats import totals_cards
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -176,11 +179,7 @@ def log_xlsx_chunks(filters: reports.LogFilter) -> Iterator[bytes]:
     workbook = Workbook(write_only=True)
     _log_sheet(workbook, filters)
     _totals_sheet(workbook, filters)
-    with tempfile.TemporaryFile() as file:
-        workbook.save(file)
-        file.seek(0)
-        while block := file.read(FILE_BLOCK_BYTES):
-            yield block
+    yield from _workbook_chunks(workbook)
 
 
 # --- ICS 214 --------------------------------------------------------------------------
@@ -209,3 +208,165 @@ def ics214_rows(*, incident, form: reports.Ics214, prepared_by: str, position: s
         [],
         [_("8. Prepared by"), prepared_by, position, local_naive(timezone.now())],
     ]
+
+
+# --- hours and person-times -----------------------------------------------------------
+
+HOURS_TABLES = ("teams", "volunteers", "tasks")
+
+
+def team_kind_label(kind: str) -> str:
+    return str(TEAM_KIND_LABELS.get(kind, "")) if kind else _("No team")
+
+
+def hours_team_columns() -> list[str]:
+    return [_("Team"), _("Kind"), _("Volunteers"), _("Person-times"), _("Hours"), _("Ongoing")]
+
+
+def hours_team_values(report: hours.HoursReport) -> Iterator[list]:
+    """Each team's row, then each team kind's total (a person-time once), then all."""
+    for row in report.teams:
+        name = row.name or _("No team")
+        yield [name, team_kind_label(row.kind), *_tally_values(row.volunteers, row.tally)]
+    for kind, row in report.kinds.items():
+        label = _("All: %(kind)s") % {"kind": team_kind_label(kind)}
+        yield [label, team_kind_label(kind), *_tally_values(row.volunteers, row.tally)]
+    yield [_("Total"), "", *_tally_values(report.total_volunteers, report.total)]
+
+
+def _tally_values(volunteers: int, tally: hours.Tally) -> list:
+    return [volunteers, tally.person_times, tally.hours, tally.ongoing]
+
+
+def hours_volunteer_columns() -> list[str]:
+    return [
+        _("Volunteer no."),
+        _("Volunteer"),
+        _("Teams"),
+        _("Person-times"),
+        _("Hours"),
+        _("Ongoing"),
+        _("Last served (%(zone)s)") % {"zone": timezone.get_current_timezone_name()},
+    ]
+
+
+def hours_volunteer_values(report: hours.HoursReport) -> Iterator[list]:
+    for row in report.volunteers:
+        yield [
+            row.volunteer_id,
+            row.name,
+            row.teams,
+            row.tally.person_times,
+            row.tally.hours,
+            row.tally.ongoing,
+            local_naive(row.last_at) if row.last_at else None,
+        ]
+
+
+def hours_task_columns() -> list[str]:
+    zone = timezone.get_current_timezone_name()
+    return [
+        _("Volunteer no."),
+        _("Volunteer"),
+        _("Incident no."),
+        _("Incident"),
+        _("Incident type"),
+        _("Need"),
+        _("Vehicle"),
+        _("Status"),
+        _("Accepted (%(zone)s)") % {"zone": zone},
+        _("Counted from (%(zone)s)") % {"zone": zone},
+        _("Counted to (%(zone)s)") % {"zone": zone},
+        _("Hours"),
+        _("Ongoing"),
+    ]
+
+
+def hours_task_values(report: hours.HoursReport) -> Iterator[list]:
+    names = {row.volunteer_id: row.name for row in report.volunteers}
+    for one in report.served:
+        yield [
+            one.volunteer_id,
+            names.get(one.volunteer_id, ""),
+            one.incident_id,
+            one.incident_title,
+            one.incident_kind,
+            one.need,
+            one.vehicle,
+            str(STATUS_LABELS.get(one.status, one.status)),
+            local_naive(one.accepted_at),
+            local_naive(one.started_at),
+            local_naive(one.ended_at),
+            one.hours,
+            _("yes") if one.ongoing else "",
+        ]
+
+
+HOURS_TABLE_PARTS = {
+    "teams": (hours_team_columns, hours_team_values),
+    "volunteers": (hours_volunteer_columns, hours_volunteer_values),
+    "tasks": (hours_task_columns, hours_task_values),
+}
+
+
+def _hours_table(report: hours.HoursReport, table: str) -> tuple[list[str], Iterator[list]]:
+    columns, values = HOURS_TABLE_PARTS[table]
+    return columns(), values(report)
+
+
+def hours_export_name(report: hours.HoursReport, table: str, extension: str) -> str:
+    parts = ["tongxin-hours"]
+    if table:
+        parts.append(table)
+    if report.team:
+        parts.append(f"team-{report.team.pk}")
+    if report.start:
+        parts.append(f"{report.start:%Y%m%d}")
+    if report.end:
+        parts.append(f"to-{report.end:%Y%m%d}")
+    return "-".join(parts) + f".{extension}"
+
+
+def hours_csv_chunks(report: hours.HoursReport, table: str) -> Iterator[str]:
+    columns, values = _hours_table(report, table)
+    return csv_chunks(itertools.chain([columns], values))
+
+
+def _plain_sheet(workbook: Workbook, title: str, columns: list[str], rows: Iterable[list]):
+    sheet = workbook.create_sheet(title)
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for text in columns:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for values in rows:
+        cells = []
+        for value in values:
+            if isinstance(value, datetime):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                cells.append(cell)
+            else:
+                cells.append(_xlsx_value(sheet, value))
+        sheet.append(cells)
+
+
+def hours_xlsx_chunks(report: hours.HoursReport) -> Iterator[bytes]:
+    """The three tables as sheets of one workbook: teams, volunteers, tasks."""
+    workbook = Workbook(write_only=True)
+    titles = {"teams": _("Per team"), "volunteers": _("Per volunteer"), "tasks": _("Tasks")}
+    for table in HOURS_TABLES:
+        columns, values = _hours_table(report, table)
+        _plain_sheet(workbook, titles[table], columns, values)
+    yield from _workbook_chunks(workbook)
+
+
+def _workbook_chunks(workbook: Workbook) -> Iterator[bytes]:
+    with tempfile.TemporaryFile() as file:
+        workbook.save(file)
+        file.seek(0)
+        while block := file.read(FILE_BLOCK_BYTES):
+            yield block

@@ -1,5 +1,5 @@
-"""The review's filter form: the date window, an incident, its type, an event kind or
-family, a township, a team, a volunteer."""
+"""The review's filter forms: for the log, the date window, an incident, its type, an
+event kind or family, a township, a team, a volunteer; for the hours, days and a team."""
 
 import re
 from datetime import date
@@ -53,9 +53,37 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 EARLIEST, LATEST = date(1970, 1, 1), date(2099, 12, 31)
 
 
-class ReviewFilterForm(forms.Form):
+class DayRange(forms.Form):
+    """From and to, local days, both included: sane years, the end not before the start."""
+
     start = forms.DateField(label=gettext_lazy("From"), required=False, widget=DATE_WIDGET)
     end = forms.DateField(label=gettext_lazy("To"), required=False, widget=DATE_WIDGET)
+
+    def _clean_day(self, name):
+        day = self.cleaned_data[name]
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise forms.ValidationError(
+                _("Choose a day between %(first)s and %(last)s.")
+                % {"first": EARLIEST.year, "last": LATEST.year}
+            )
+        return day
+
+    def clean_start(self):
+        return self._clean_day("start")
+
+    def clean_end(self):
+        return self._clean_day("end")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("The end is before the start."))
+            cleaned.pop("end", None)
+        return cleaned
+
+
+class ReviewFilterForm(DayRange):
     incident = IncidentChoice(
         label=gettext_lazy("Incident"),
         queryset=Incident.objects.order_by("-opened_at", "-pk"),
@@ -105,29 +133,6 @@ class ReviewFilterForm(forms.Form):
             )
         return volunteers[0]
 
-    def _clean_day(self, name):
-        day = self.cleaned_data[name]
-        if day is not None and not EARLIEST <= day <= LATEST:
-            raise forms.ValidationError(
-                _("Choose a day between %(first)s and %(last)s.")
-                % {"first": EARLIEST.year, "last": LATEST.year}
-            )
-        return day
-
-    def clean_start(self):
-        return self._clean_day("start")
-
-    def clean_end(self):
-        return self._clean_day("end")
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and end < start:
-            self.add_error("end", _("The end is before the start."))
-            cleaned.pop("end", None)
-        return cleaned
-
     def log_filter(self) -> reports.LogFilter:
         """The filter of the fields that are valid (the invalid ones are shown)."""
         data = getattr(self, "cleaned_data", {})
@@ -152,5 +157,27 @@ def filter_form(request) -> ReviewFilterForm:
     """The review's filters from the query string, validated (the invalid ones are
     shown on the page and left out of the filter)."""
     form = ReviewFilterForm(request.GET)
+    form.is_valid()
+    return form
+
+
+class HoursFilterForm(DayRange):
+    """The hours page's filters: the local days (of when service began) and a team."""
+
+    team = forms.ModelChoiceField(
+        label=gettext_lazy("Team"),
+        queryset=Team.objects.all(),
+        required=False,
+        empty_label=gettext_lazy("All teams"),
+    )
+
+    def hours_filter(self) -> dict:
+        """start, end and team of the fields that are valid (the invalid ones are shown)."""
+        data = getattr(self, "cleaned_data", {})
+        return {"start": data.get("start"), "end": data.get("end"), "team": data.get("team")}
+
+
+def hours_form(request) -> HoursFilterForm:
+    form = HoursFilterForm(request.GET)
     form.is_valid()
     return form

@@ -1,5 +1,6 @@
 """The commanders' review pages (issue 5 item 3): the deployment log filtered, totals and
-charts, one incident's timeline, its ICS-214 activity log, and the exports.
+charts, one incident's timeline, its ICS-214 activity log, and the exports; hours and
+person-times per team and per volunteer (issue 11 item 4), with theirs.
 
 Server-rendered from dispatch.reports' figures: the filters in review.forms, the charts
 laid out in review.charts (inline SVG), the downloads made in review.exports.
@@ -18,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from dispatch import reports
+from dispatch import hours, reports
 from dispatch.labels import (
     INCIDENT_KIND_LABELS,
     INCIDENT_STATUS_LABELS,
@@ -31,7 +32,7 @@ from pages.streaming import streamed_download
 from review import exports
 from review.charts import review_charts, timeline_charts
 from review.formats import duration, moment_text, number, totals_cards
-from review.forms import filter_form
+from review.forms import filter_form, hours_form
 from volunteers.roles import Role, user_has_role, user_may_watch
 
 PAGE_SIZE = 50
@@ -56,6 +57,13 @@ def _query_without(request, *names: str) -> str:
     query = request.GET.copy()
     for name in names:
         query.pop(name, None)
+    return query.urlencode()
+
+
+def _query_with(request, **values) -> str:
+    query = request.GET.copy()
+    for name, value in values.items():
+        query[name] = value
     return query.urlencode()
 
 
@@ -202,6 +210,56 @@ def incident_ics214(request, pk: int):
         "prepared_at": timezone.now(),
     }
     return render(request, "review/ics214.html", context)
+
+
+# --- hours and person-times -----------------------------------------------------------
+
+
+@reviewer_required
+def hours_page(request):
+    form = hours_form(request)
+    report = hours.hours_report(**form.hours_filter())
+    query = _query_without(request, "table")
+    context = {
+        "form": form,
+        "report": report,
+        "kinds": [
+            {"kind": kind, "label": exports.team_kind_label(kind), "row": row}
+            for kind, row in report.kinds.items()
+        ],
+        "teams": [{"row": row, "kind": exports.team_kind_label(row.kind)} for row in report.teams],
+        "query": query,
+    }
+    return render(request, "review/hours.html", context)
+
+
+def _hours_download(request, extension: str):
+    form = hours_form(request)
+    table = request.GET.get("table", "volunteers") if extension == "csv" else ""
+    if not form.is_valid() or (table and table not in exports.HOURS_TABLES):
+        return HttpResponseBadRequest(_("The filters are not valid."))
+    report = hours.hours_report(**form.hours_filter())
+    if extension == "csv":
+        chunks, content_type = exports.hours_csv_chunks(report, table), exports.CSV_TYPE
+    else:
+        chunks, content_type = exports.hours_xlsx_chunks(report), exports.XLSX_TYPE
+    return streamed_download(
+        chunks,
+        content_type=content_type,
+        filename=exports.hours_export_name(report, table, extension),
+    )
+
+
+@reviewer_required
+def hours_csv(request):
+    """One table of the hours page (?table=teams, volunteers or tasks) as CSV."""
+    return _hours_download(request, "csv")
+
+
+@reviewer_required
+def hours_xlsx(request):
+    """The hours page's tables, and every task served, as sheets of one workbook."""
+    return _hours_download(request, "xlsx")
 
 
 @reviewer_required

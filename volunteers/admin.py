@@ -3,11 +3,24 @@
 Going on or off duty is a logged state change, so the admin does it through
 volunteers.services (actions), never through the form. With 32k volunteers and as many
 users, no form renders a <select> of either: raw ids or autocomplete instead.
+
+Coordinators import rosters and fleets from CSV/XLSX on the Volunteer and Vehicle
+changelists (volunteers.admin_imports: upload, preview by a dry run, confirm).
 """
 
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
-from volunteers import services
+from dispatch.errors import DispatchError
+from dispatch.vehicles import vehicle_set_in_service
+from signin.admin import (
+    may_invite,
+    print_team_invitations,
+    print_township_invitations,
+    revoke_sign_ins,
+)
+from volunteers import fleet, roster, services
+from volunteers.admin_imports import SheetImportAdmin, fleet_run, roster_run
 from volunteers.models import Skill, Team, Township, Vehicle, Volunteer
 from volunteers.roles import Role, user_has_role
 
@@ -17,6 +30,10 @@ class TownshipAdmin(admin.ModelAdmin):
     list_display = ["name", "name_en", "kind", "latitude", "longitude"]
     list_filter = ["kind"]
     search_fields = ["name", "name_en"]
+    actions = [print_township_invitations]
+
+    def has_invite_permission(self, request):
+        return may_invite(request)
 
 
 @admin.register(Skill)
@@ -31,10 +48,16 @@ class TeamAdmin(admin.ModelAdmin):
     list_filter = ["kind", "township"]
     search_fields = ["name"]
     list_select_related = ["township"]
+    actions = [print_team_invitations]
+
+    def has_invite_permission(self, request):
+        return may_invite(request)
 
 
 @admin.register(Volunteer)
-class VolunteerAdmin(admin.ModelAdmin):
+class VolunteerAdmin(SheetImportAdmin, admin.ModelAdmin):
+    sheet_import_run = staticmethod(roster_run)
+    sheet_import_columns = roster.COLUMNS
     list_display = ["name", "phone", "township", "on_duty", "travel_mode", "last_located_at"]
     list_filter = ["on_duty", "township", "travel_mode", "skills", "teams"]
     # Also what Vehicle's crew autocomplete searches.
@@ -45,7 +68,7 @@ class VolunteerAdmin(admin.ModelAdmin):
     # on_duty changes only through the actions below, which log it; the last known
     # location is what the phone reported, not something to type in.
     readonly_fields = ["on_duty", "last_latitude", "last_longitude", "last_located_at", "joined_at"]
-    actions = ["put_on_duty", "take_off_duty"]
+    actions = ["put_on_duty", "take_off_duty", revoke_sign_ins]
     # Least data (issue 10): where someone lives or was is for the administrators who
     # correct it; a commander reviewing does not see phone numbers either.
     POSITIONS = ["home_latitude", "home_longitude", "last_latitude", "last_longitude"]
@@ -65,6 +88,9 @@ class VolunteerAdmin(admin.ModelAdmin):
         if user_has_role(request.user, Role.COORDINATOR):
             return self.list_display
         return [field for field in self.list_display if field != "phone"]
+
+    def has_invite_permission(self, request):
+        return may_invite(request)
 
     def _set_duty(self, request, queryset, *, on_duty: bool):
         changed = unchanged = 0
@@ -92,12 +118,56 @@ class VolunteerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(admin.ModelAdmin):
+class VehicleAdmin(SheetImportAdmin, admin.ModelAdmin):
+    sheet_import_run = staticmethod(fleet_run)
+    sheet_import_columns = fleet.COLUMNS
     list_display = ["call_sign", "kind", "status", "township", "team", "capacity"]
     list_filter = ["kind", "status", "township"]
     search_fields = ["call_sign"]
     list_select_related = ["township", "team"]
     autocomplete_fields = ["crew"]
-    # A status change is a log event (vehicle.status) with no service to write it yet,
-    # so the admin shows the status but does not change it.
+    # The status follows the vehicle's work, and out of service and back go through
+    # dispatch.vehicles (logged, with a reason): the actions below, never the form.
     readonly_fields = ["status", "located_at"]
+    actions = ["put_out_of_service", "put_back_in_service"]
+
+    @admin.action(
+        description="停用 Put the selected vehicles out of service…", permissions=["change"]
+    )
+    def put_out_of_service(self, request, queryset):
+        return self._set_in_service(request, queryset, in_service=False)
+
+    @admin.action(
+        description="恢复 Put the selected vehicles back in service…", permissions=["change"]
+    )
+    def put_back_in_service(self, request, queryset):
+        return self._set_in_service(request, queryset, in_service=True)
+
+    def _set_in_service(self, request, queryset, *, in_service: bool):
+        """First a page asking why (the reason is logged), then the change, vehicle by
+        vehicle: one on a task is refused with the service's reason, the rest go on."""
+        if "apply" not in request.POST:
+            return TemplateResponse(
+                request,
+                "admin/volunteers/vehicle_service.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.model._meta,
+                    "vehicles": queryset,
+                    "in_service": in_service,
+                    "action": request.POST.get("action", ""),
+                    "title": "恢复 Back in service" if in_service else "停用 Out of service",
+                },
+            )
+        reason = request.POST.get("reason", "")
+        for vehicle in queryset:
+            try:
+                vehicle_set_in_service(
+                    vehicle_id=vehicle.pk, in_service=in_service, actor=request.user, reason=reason
+                )
+            except DispatchError as refused:
+                self.message_user(request, f"{vehicle.call_sign}: {refused}", messages.WARNING)
+            else:
+                state = "back in service" if in_service else "out of service"
+                self.message_user(request, f"{vehicle.call_sign}: {state}.", messages.SUCCESS)
+        return None

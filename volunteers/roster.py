@@ -1,21 +1,20 @@
-"""Association rosters: reading a member CSV, checking every row, writing the volunteers.
+"""Association rosters: reading a member sheet, checking every row, writing the volunteers.
 
-Three steps, so the command can report every problem before it writes anything:
+Three steps, so the command (and the admin's import page) can report every problem
+before anything is written:
 
-1. `roster_read` turns the file into raw rows (strings, with their line numbers);
+1. `roster_read` turns the file — CSV or XLSX (volunteers.sheets) — into raw rows
+   (strings, with their line or row numbers);
 2. `roster_validate` checks them against the city's townships and skills, pure over
    plain data, and returns the rows it accepts plus one `Rejection` per problem;
-3. `roster_import` writes the accepted rows in one transaction, in bulk.
+3. `roster_import` writes the accepted rows in one transaction, in bulk; with
+   `dry_run` it writes them and rolls back, to say what would change.
 
 The phone number is the key: importing the same file twice changes nothing, and a
 changed row updates its volunteer. Volunteers missing from the file are left alone,
 since an association's roster is only its own members.
 """
 
-import csv
-import io
-import math
-import re
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -33,14 +32,34 @@ from volunteers.models import (
     TRAVEL_RANGE_KM_MIN,
     Skill,
     Team,
-    Township,
     TravelMode,
     Volunteer,
 )
 from volunteers.roles import Role
+from volunteers.sheets import (
+    Columns,
+    InvalidValue,
+    RawRow,
+    Rejection,
+    SheetFileError,
+    choice_words,
+    csv_parse,
+    duplicates_reject,
+    list_items,
+    location_pair_check,
+    lookup_key,
+    parse_coordinate,
+    parse_number,
+    parse_yes_no,
+    phone_normalize,
+    sheet_read,
+    townships_by_name,
+)
+from volunteers.sheets import parse_township as township_find
 
 REQUIRED_COLUMNS = ("name", "phone", "township", "teams", "skills", "latitude", "longitude")
 OPTIONAL_COLUMNS = ("travel_range_km", "travel_mode", "on_duty")
+COLUMNS = Columns(required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS)
 
 # Rows per bulk statement and per `__in` lookup. SQLite builds may allow as few as 999
 # variables in one statement; 900 keeps every lookup under that on any build.
@@ -49,46 +68,16 @@ BATCH_SIZE = 900
 NAME_MAX_LENGTH = Volunteer._meta.get_field("name").max_length
 TEAM_NAME_MAX_LENGTH = Team._meta.get_field("name").max_length
 
-MOBILE_NUMBER = re.compile(r"1\d{10}")
-# Spaces (also the full-width one), dashes and brackets people type between digit groups.
-PHONE_SEPARATORS = re.compile(r"[\s\u3000\-()]")
-# Chinese keyboards type the full-width semicolon; both separate list items.
-LIST_SEPARATORS = re.compile(r"[;；]")
+TRAVEL_MODE_WORDS = choice_words(TravelMode)
 
-TRAVEL_MODE_WORDS = {
-    **{mode.value: mode.value for mode in TravelMode},
-    "步行": TravelMode.FOOT.value,
-    "驾车": TravelMode.CAR.value,
-    "舟艇": TravelMode.BOAT.value,
-}
-YES_WORDS = {"1", "yes", "y", "true", "是"}
-NO_WORDS = {"0", "no", "n", "false", "否"}
-
-
-class RosterFileError(ValueError):
-    """The file as a whole cannot be read: wrong encoding, missing columns..."""
+# The file as a whole cannot be read: wrong encoding, missing columns... (the name the
+# command and its callers have always caught).
+RosterFileError = SheetFileError
 
 
 class RosterConflictError(ValueError):
     """A row collides with data already in the database in a way only a person can
     resolve (its phone is already the login of another volunteer)."""
-
-
-@dataclass(frozen=True)
-class RawRow:
-    line: int
-    values: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Rejection:
-    line: int
-    column: str
-    value: str
-    reason: str
-
-    def __str__(self):
-        return f'line {self.line}: {self.column} "{self.value}": {self.reason}'
 
 
 @dataclass(frozen=True)
@@ -140,92 +129,27 @@ class RosterImportResult:
 # --- reading ----------------------------------------------------------------------------
 
 
-def roster_read(*, path: Path) -> list[RawRow]:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise RosterFileError(f"{path}: cannot read the file ({error.strerror})") from None
-    try:
-        # utf-8-sig drops the byte order mark Excel puts in front of "CSV UTF-8" files.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise RosterFileError(
-            f"{path}: not UTF-8 (byte {error.start}). Chinese Excel saves plain CSV as "
-            'GBK: choose "CSV UTF-8 (comma delimited)" when saving.'
-        ) from None
-    return roster_parse(text=text)
+def roster_read(*, path: Path, sheet: str | None = None) -> list[RawRow]:
+    """The roster's rows from a CSV (UTF-8) or XLSX file; `sheet` names a workbook's
+    sheet (the first by default)."""
+    return sheet_read(path=path, columns=COLUMNS, sheet=sheet)
 
 
 def roster_parse(*, text: str) -> list[RawRow]:
-    """Raw rows keyed by lower-cased column name, each with the line it starts on.
-    Blank rows (trailing newlines, rows of empty cells) are skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise RosterFileError("the file is empty: expected a header row") from None
-    except csv.Error as error:
-        raise RosterFileError(f"line 1: {error}") from None
-    columns = _columns_check([cell.strip().lower() for cell in header])
-    rows = []
-    while True:
-        # A quoted cell may span lines; report the line a row starts on.
-        line = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            raise RosterFileError(f"line {line}: {error}") from None
-        if not any(cell.strip() for cell in cells):
-            continue
-        cells += [""] * (len(columns) - len(cells))
-        values = {
-            column: cell.strip()
-            for column, cell in zip(columns, cells, strict=False)
-            if column in REQUIRED_COLUMNS or column in OPTIONAL_COLUMNS
-        }
-        rows.append(RawRow(line=line, values=values))
-    return rows
-
-
-def _columns_check(columns: list[str]) -> list[str]:
-    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
-    if missing:
-        raise RosterFileError(
-            f"line 1: missing column(s) {', '.join(missing)}; the header has "
-            f"{', '.join(repr(column) for column in columns)}. Expected "
-            f"{', '.join(REQUIRED_COLUMNS)} (and optionally {', '.join(OPTIONAL_COLUMNS)}), "
-            "separated by commas."
-        )
-    repeated = sorted({column for column in columns if column and columns.count(column) > 1})
-    if repeated:
-        raise RosterFileError(f"line 1: column(s) {', '.join(repeated)} appear more than once")
-    return columns
+    """Raw rows of CSV text keyed by lower-cased column name, each with the line it
+    starts on. Blank rows (trailing newlines, rows of empty cells) are skipped."""
+    return csv_parse(text=text, columns=COLUMNS)
 
 
 # --- validating -------------------------------------------------------------------------
 
 
 def roster_reference_load() -> RosterReference:
-    townships = {}
-    for township_id, name, name_en in Township.objects.values_list("id", "name", "name_en"):
-        townships[_lookup_key(name)] = township_id
-        if name_en:
-            townships[_lookup_key(name_en)] = township_id
     skills = {}
     for skill_id, code, name_zh in Skill.objects.values_list("id", "code", "name_zh"):
-        skills[_lookup_key(code)] = skill_id
-        skills[_lookup_key(name_zh)] = skill_id
-    return RosterReference(townships=townships, skills=skills)
-
-
-def _lookup_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-class InvalidValue(ValueError):
-    pass
+        skills[lookup_key(code)] = skill_id
+        skills[lookup_key(name_zh)] = skill_id
+    return RosterReference(townships=townships_by_name(), skills=skills)
 
 
 def roster_validate(*, raw_rows: Sequence[RawRow], reference: RosterReference) -> RosterValidation:
@@ -237,7 +161,7 @@ def roster_validate(*, raw_rows: Sequence[RawRow], reference: RosterReference) -
         rejections += problems
         if row is not None:
             rows.append(row)
-    duplicates = _duplicate_phones(raw_rows)
+    duplicates = duplicates_reject(raw_rows, column="phone", what="phone", key=phone_normalize)
     rejections += duplicates
     duplicate_lines = {rejection.line for rejection in duplicates}
     rows = [row for row in rows if row.line not in duplicate_lines]
@@ -245,11 +169,8 @@ def roster_validate(*, raw_rows: Sequence[RawRow], reference: RosterReference) -
     return RosterValidation(rows=rows, rejections=rejections)
 
 
-COLUMN_ORDER = {column: i for i, column in enumerate(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}
-
-
 def _report_order(rejection: Rejection) -> tuple[int, int]:
-    return rejection.line, COLUMN_ORDER[rejection.column]
+    return rejection.line, COLUMNS.order(rejection.column)
 
 
 def _row_validate(raw: RawRow, reference: RosterReference):
@@ -260,7 +181,7 @@ def _row_validate(raw: RawRow, reference: RosterReference):
         try:
             return parse(value)
         except InvalidValue as error:
-            problems.append(Rejection(raw.line, column, value, str(error)))
+            problems.append(Rejection(raw.line, column, value, str(error), raw.unit))
             return None
 
     name = check("name", parse_name)
@@ -273,7 +194,7 @@ def _row_validate(raw: RawRow, reference: RosterReference):
     travel_range_km = check("travel_range_km", parse_travel_range)
     travel_mode = check("travel_mode", parse_travel_mode)
     on_duty = check("on_duty", parse_yes_no)
-    problems += _location_pair_check(raw)
+    problems += location_pair_check(raw)
     if problems:
         return None, problems
     row = RosterRow(
@@ -300,29 +221,12 @@ def parse_name(value: str) -> str:
     return value
 
 
-def phone_normalize(value: str) -> str:
-    """Digits only: '+86 138-0013-8000' → '13800138000'."""
-    if not value:
-        raise InvalidValue("missing")
-    digits = PHONE_SEPARATORS.sub("", value)
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    if not MOBILE_NUMBER.fullmatch(digits):
-        raise InvalidValue("not an 11-digit mobile number")
-    return digits
-
-
 def parse_township(value: str, reference: RosterReference) -> int:
-    if not value:
-        raise InvalidValue("missing")
-    try:
-        return reference.townships[_lookup_key(value)]
-    except KeyError:
-        raise InvalidValue("not one of the city's townships") from None
+    return township_find(value, reference.townships)
 
 
 def parse_team_names(value: str) -> tuple[str, ...]:
-    names = _list_items(value)
+    names = list_items(value)
     for name in names:
         if len(name) > TEAM_NAME_MAX_LENGTH:
             raise InvalidValue(
@@ -332,44 +236,19 @@ def parse_team_names(value: str) -> tuple[str, ...]:
 
 
 def parse_skills(value: str, reference: RosterReference) -> frozenset[int]:
-    unknown = [item for item in _list_items(value) if _lookup_key(item) not in reference.skills]
+    unknown = [item for item in list_items(value) if lookup_key(item) not in reference.skills]
     if unknown:
         raise InvalidValue(
             f"unknown skill(s) {', '.join(unknown)} (use the codes or Chinese names of "
             "volunteers/reference.py, e.g. first_aid or 急救)"
         )
-    return frozenset(reference.skills[_lookup_key(item)] for item in _list_items(value))
-
-
-def _list_items(value: str) -> tuple[str, ...]:
-    items = (item.strip() for item in LIST_SEPARATORS.split(value))
-    # dict.fromkeys: drop repeats, keep the file's order.
-    return tuple(dict.fromkeys(item for item in items if item))
-
-
-def parse_coordinate(value: str, *, limit: float) -> float | None:
-    if not value:
-        return None
-    number = _parse_number(value)
-    if not -limit <= number <= limit:
-        raise InvalidValue(f"out of range [-{limit}, {limit}]")
-    return number
-
-
-def _location_pair_check(raw: RawRow) -> list[Rejection]:
-    latitude, longitude = raw.values.get("latitude", ""), raw.values.get("longitude", "")
-    if bool(latitude) == bool(longitude):
-        return []
-    missing, given = ("latitude", "longitude") if not latitude else ("longitude", "latitude")
-    return [
-        Rejection(raw.line, missing, "", f"missing while {given} is given (give both or neither)")
-    ]
+    return frozenset(reference.skills[lookup_key(item)] for item in list_items(value))
 
 
 def parse_travel_range(value: str) -> float | None:
     if not value:
         return None
-    number = _parse_number(value)
+    number = parse_number(value)
     if not TRAVEL_RANGE_KM_MIN <= number <= TRAVEL_RANGE_KM_MAX:
         raise InvalidValue(f"not between {TRAVEL_RANGE_KM_MIN} and {TRAVEL_RANGE_KM_MAX} km")
     return number
@@ -379,57 +258,9 @@ def parse_travel_mode(value: str) -> str | None:
     if not value:
         return None
     try:
-        return TRAVEL_MODE_WORDS[value.casefold()]
+        return TRAVEL_MODE_WORDS[lookup_key(value)]
     except KeyError:
         raise InvalidValue("not one of foot, car, boat") from None
-
-
-def parse_yes_no(value: str) -> bool | None:
-    word = value.casefold()
-    if not word:
-        return None
-    if word in YES_WORDS:
-        return True
-    if word in NO_WORDS:
-        return False
-    raise InvalidValue("not one of 1, 0, yes, no")
-
-
-def _parse_number(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidValue("not a number") from None
-    if not math.isfinite(number):
-        raise InvalidValue("not a number")
-    return number
-
-
-def _duplicate_phones(raw_rows: Sequence[RawRow]) -> list[Rejection]:
-    """Every row whose phone appears on another row too. All of them are rejected:
-    which one is right is for the association to say, not for the import to guess."""
-    lines_by_phone = defaultdict(list)
-    for raw in raw_rows:
-        try:
-            phone = phone_normalize(raw.values.get("phone", ""))
-        except InvalidValue:
-            continue
-        lines_by_phone[phone].append(raw)
-    rejections = []
-    for rows in lines_by_phone.values():
-        if len(rows) < 2:
-            continue
-        for raw in rows:
-            others = ", ".join(str(other.line) for other in rows if other is not raw)
-            rejections.append(
-                Rejection(
-                    raw.line,
-                    "phone",
-                    raw.values["phone"],
-                    f"the same phone is also on line {others}",
-                )
-            )
-    return rejections
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -445,10 +276,19 @@ class NewVolunteer:
     skill_ids: Collection[int] = ()
 
 
-@transaction.atomic
-def roster_import(*, rows: Sequence[RosterRow]) -> RosterImportResult:
+def roster_import(*, rows: Sequence[RosterRow], dry_run: bool = False) -> RosterImportResult:
     """Create or update one volunteer per row, keyed by phone, in one transaction.
-    Rows must come from roster_validate (one row per phone)."""
+    Rows must come from roster_validate (one row per phone). A dry run writes the same
+    and rolls it back: its counts are what the import would do, conflicts included."""
+    with transaction.atomic():
+        result = _roster_write(rows)
+        if dry_run:
+            # Everything is undone, the index rebuild registered on commit dropped too.
+            transaction.set_rollback(True)
+    return result
+
+
+def _roster_write(rows: Sequence[RosterRow]) -> RosterImportResult:
     # Duty, positions and skills may all change: rebuild the location index once the
     # import committed, rather than syncing thousands of volunteers one by one. A failure
     # (Redis down) is logged, not raised after the commit: the periodic rebuild repairs it.

@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 from dispatch.availability import availability_sync_on_commit
 from dispatch.events import event_record
 from dispatch.models import EventKind
+from dispatch.vehicles import vehicles_follow_crew_member
 from volunteers.models import (
     TRAVEL_RANGE_KM_MAX,
     TRAVEL_RANGE_KM_MIN,
@@ -74,6 +75,8 @@ def volunteer_update_location(
     )
     volunteer.last_latitude, volunteer.last_longitude = latitude, longitude
     volunteer.last_located_at = now
+    # On a vehicle's task, the vehicle is where its crew member is.
+    vehicles_follow_crew_member(volunteer_id=volunteer.pk, latitude=latitude, longitude=longitude)
     availability_sync_on_commit(volunteer_ids=[volunteer.pk])
     return volunteer
 

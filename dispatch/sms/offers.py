@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone, translation
 
+from dispatch.availability import ready_crew
 from dispatch.labels import need_label
 from dispatch.models import Assignment, AssignmentStatus, OfferSmsCode
 from dispatch.sms.gateways import sms_send_and_record
@@ -118,10 +119,12 @@ def _offers_due(now):
 
 
 def _recipients(assignment: Assignment) -> list[Volunteer]:
-    """The volunteer offered, or every crew member of the vehicle offered."""
+    """The volunteer offered, or the crew members of the vehicle offered who are on duty
+    and free (an SMS to one who cannot go costs a text and a phone call back)."""
     if assignment.volunteer_id:
         return [assignment.volunteer]
-    return list(assignment.vehicle.crew.order_by("pk"))
+    ready = ready_crew([assignment.vehicle_id]).get(assignment.vehicle_id, set())
+    return list(assignment.vehicle.crew.filter(pk__in=ready).order_by("pk"))
 
 
 def _claim(assignment: Assignment, recipients: list[Volunteer], now) -> OfferSmsCode | None:
@@ -212,7 +215,7 @@ def _offer_text_send(assignment_id: int, now) -> bool:
         OfferSmsCode.objects.filter(pk=sms_code.pk).update(claimed_at=None)
         return False
     text = offer_sms_text(assignment, sms_code.code)
-    # Every crew member is texted, even after one failure. If any got it, the offer
+    # Every recipient is texted, even after one failure. If any got it, the offer
     # counts as texted: the others are not texted again.
     sent = [
         sms_send_and_record(phone=volunteer.phone, text=text, assignment=assignment)

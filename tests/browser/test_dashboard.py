@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dispatch import services
+from dispatch.availability import index_rebuild
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
@@ -22,6 +23,7 @@ from tests.browser.conftest import (
     signs_in_on_the_server,
 )
 from tests.conftest import DEMO_PASSWORD
+from tests.dispatch.scenes import SITE, make_boat, open_boat_rescue
 from tests.processes import wait_until
 from volunteers.models import Skill, Team, Township, Vehicle, VehicleKind
 
@@ -364,4 +366,44 @@ def test_hostile_names_render_as_text_on_the_map(browser, stack, coordinator):
     assert page.locator(".leaflet-tooltip img").count() == 0
     assert page.locator(".seat-label", has_text=HOSTILE).count() == 1
     assert page.evaluate("window.pwned") is None
+    closed_without_script_errors(context)
+
+
+def test_the_board_shows_a_boat_on_a_task_live_and_available_again(
+    browser, stack, coordinator, make_volunteer
+):
+    signs_in_on_the_server(coordinator)
+    boatman = make_volunteer(
+        "13900000009", on_duty=True, last_latitude=SITE[0], last_longitude=SITE[1]
+    )
+    boat = make_boat(Township.objects.get(name="龙湖镇"), "舟-1", boatman)
+    index_rebuild()
+    context = desktop(browser, "en")
+    page = context.new_page()
+    sign_in(page, stack, "coordinator", DEMO_PASSWORD, "/dashboard/")
+    connection_is(page, "live")
+
+    def vehicles(status: str):
+        return page.locator(f'#vehicle-status [data-status="{status}"] b')
+
+    expect(vehicles("available")).to_have_text("1")
+    page.evaluate("window.notReloaded = true")
+
+    elsewhere(open_boat_rescue, coordinator=coordinator)
+    offer = wait_until(
+        lambda: Assignment.objects.filter(vehicle=boat).first(), timeout=20, what="the offer"
+    )
+    elsewhere(services.assignment_accept, assignment_id=offer.pk, volunteer=boatman)
+    expect(vehicles("assigned")).to_have_text("1")
+    expect(vehicles("available")).to_have_text("0")
+
+    elsewhere(
+        services.assignment_progress,
+        assignment_id=offer.pk,
+        volunteer=boatman,
+        status=AssignmentStatus.COMPLETED,
+    )
+    expect(vehicles("available")).to_have_text("1")
+    expect(vehicles("assigned")).to_have_text("0")
+    assert page.evaluate("window.notReloaded") is True
     closed_without_script_errors(context)

@@ -125,12 +125,17 @@ OPERATIONS = (
     ("GET", "/api/incidents/{id}/assignments/"),
     ("GET", "/api/log/"),
     ("GET", "/api/me/assignments/"),
+    ("GET", "/api/me/hours/"),
     ("POST", "/api/needs/{id}/assign/"),
     ("POST", "/api/assignments/{id}/accept/"),
     ("POST", "/api/assignments/{id}/decline/"),
     ("POST", "/api/assignments/{id}/status/"),
     ("POST", "/api/assignments/{id}/unassign/"),
+    ("POST", "/api/vehicles/{id}/service/"),
     ("POST", "/api/sms/inbound/"),
+    ("POST", "/api/auth/sms/"),
+    ("POST", "/api/auth/sms/verify/"),
+    ("POST", "/api/me/tokens/revoke/"),
 )
 
 # A JSON scalar where another is documented that DRF reads on purpose: a number where a
@@ -303,6 +308,7 @@ def scene(coordinator, commander, volunteer, make_volunteer, make_user, settings
             "incidents": incidents,
             "needs": [rescue_need.pk, second_need.pk, evacuation_need.pk, resolved.needs.get().pk],
             "volunteers": volunteers,
+            "vehicles": [boat.pk],
         },
         "fields": {
             "incident": incidents,

@@ -40,7 +40,7 @@ from dispatch.sms.webhook import SECRET_HEADER
 from incidents.models import Incident
 from tests.conftest import DEMO_PASSWORD
 from tests.dispatch.scenes import SITE, open_rescue
-from volunteers.models import Volunteer
+from volunteers.models import Vehicle, VehicleKind, Volunteer
 from volunteers.roles import Role
 
 ANON, VOL, OTHER, CMDR, COORD, ADMIN = CALLERS = (
@@ -70,6 +70,7 @@ LOGIN = Redirect("/accounts/login/?next=")
 PHONE_LOGIN = Redirect("/phone/login/?next=")
 ADMIN_LOGIN = Redirect("/admin/login/?next=")
 PHONE = Redirect("/phone/")
+SIGN_IN_AGAIN = Redirect("/phone/login/")
 
 
 def row(*statuses: int) -> dict[str, int]:
@@ -107,9 +108,19 @@ EXPECTED = {
     "GET phone:home":                 row(PHONE_LOGIN, 200,   200,   403,   403,   403),
     "GET phone:login":                row(200,         PHONE, PHONE, PHONE, PHONE, PHONE),
     "GET phone:state":                row(401,         200,   200,   403,   403,   403),
+    "GET phone:record":               row(PHONE_LOGIN, 200,   200,   403,   403,   403),
     "POST phone:state":               row(405,         405,   405,   405,   405,   405),
     "GET phone:manifest":             row(200,         200,   200,   200,   200,   200),
     "GET phone:service-worker":       row(200,         200,   200,   200,   200,   200),
+    # Signing in without a password (issue 11): anyone may ask; the answers say nothing
+    # of who is a member. A POST without a number gets the form again, with the reason.
+    "POST phone:sign-in-sms":         row(200,         200,   200,   200,   200,   200),
+    "GET phone:sign-in-sms":          row(405,         405,   405,   405,   405,   405),
+    "GET phone:sign-in-code":         row(SIGN_IN_AGAIN, SIGN_IN_AGAIN, SIGN_IN_AGAIN,
+                                          SIGN_IN_AGAIN, SIGN_IN_AGAIN, SIGN_IN_AGAIN),
+    "GET phone:invitation":           row(410,         410,   410,   410,   410,   410),
+    "POST phone:sign-out-everywhere": row(PHONE_LOGIN, SIGN_IN_AGAIN, SIGN_IN_AGAIN,
+                                          SIGN_IN_AGAIN, SIGN_IN_AGAIN, SIGN_IN_AGAIN),
     # --- the commanders' review -------------------------------------------------------
     "GET review:index":               row(LOGIN,       403,   403,   200,   200,   200),
     "GET review:log-csv":             row(LOGIN,       403,   403,   200,   200,   200),
@@ -117,6 +128,9 @@ EXPECTED = {
     "GET review:timeline":            row(LOGIN,       403,   403,   200,   200,   200),
     "GET review:ics214":              row(LOGIN,       403,   403,   200,   200,   200),
     "GET review:ics214-csv":          row(LOGIN,       403,   403,   200,   200,   200),
+    "GET review:hours":               row(LOGIN,       403,   403,   200,   200,   200),
+    "GET review:hours-csv":           row(LOGIN,       403,   403,   200,   200,   200),
+    "GET review:hours-xlsx":          row(LOGIN,       403,   403,   200,   200,   200),
     "POST review:index":              row(405,         405,   405,   405,   405,   405),
     # --- the REST API: people and reference data --------------------------------------
     # DRF answers the signed-out 403, not 401: session authentication comes first and
@@ -131,6 +145,11 @@ EXPECTED = {
     "GET api:teams":                  row(403,         403,   403,   200,   200,   200),
     "GET api:skills":                 row(403,         200,   200,   200,   200,   200),
     "GET api:townships":              row(403,         200,   200,   200,   200,   200),
+    # Sign-in by SMS code: no credentials read (a number that is no member's is answered
+    # alike); signing out everywhere is one's own.
+    "POST api:sign-in-sms":           row(202,         202,   202,   202,   202,   202),
+    "POST api:sign-in-sms-verify":    row(400,         400,   400,   400,   400,   400),
+    "POST api:my-tokens-revoke":      row(403,         200,   200,   200,   200,   200),
     # --- the REST API: incidents ------------------------------------------------------
     "GET api:incidents":              row(403,         403,   403,   200,   200,   200),
     "POST api:incidents":             row(403,         403,   403,   403,   201,   201),
@@ -142,6 +161,7 @@ EXPECTED = {
     "GET api:log":                    row(403,         403,   403,   200,   200,   200),
     "POST api:log":                   row(403,         403,   403,   405,   405,   405),
     "GET api:my-assignments":         row(403,         200,   200,   403,   403,   403),
+    "GET api:my-hours":               row(403,         200,   200,   403,   403,   403),
     "GET api:incident-assignments":   row(403,         403,   403,   200,   200,   200),
     "POST api:need-assign":           row(403,         403,   403,   403,   201,   201),
     "POST api:assignment-accept":     row(403,         200,   403,   403,   403,   403),
@@ -149,6 +169,8 @@ EXPECTED = {
     "POST api:assignment-decline":    row(403,         200,   403,   403,   403,   403),
     "POST api:assignment-status":     row(403,         200,   403,   403,   403,   403),
     "POST api:assignment-unassign":   row(403,         403,   403,   403,   200,   200),
+    # Out of service and back: coordinators, and the vehicle's own crew (none here).
+    "POST api:vehicle-service":       row(403,         403,   403,   403,   200,   200),
     # The gateway, not a user: a session opens nothing (the secret: SMS_SECRET_CASES).
     "POST api:sms-inbound":           row(403,         403,   403,   403,   403,   403),
     "GET api:sms-inbound":            row(403,         403,   403,   403,   403,   403),
@@ -159,6 +181,8 @@ EXPECTED = {
     "GET api:<path:rest>":            row(404,         404,   404,   404,   404,   404),
     # --- the admin site: its index and the volunteers' changelist ---------------------
     "GET admin":                      row(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200, 200),
+    # The roster and fleet imports (upload, preview, confirm): coordinators only.
+    "POST admin":                     row(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403, 200, 200),
 }
 # fmt: on
 
@@ -281,6 +305,23 @@ def VOLUNTEER(scene):  # noqa: N802
     return scene.volunteer.pk
 
 
+def VEHICLE(scene):  # noqa: N802
+    boat, _ = Vehicle.objects.get_or_create(
+        call_sign="蓝天-01",
+        defaults={
+            "kind": VehicleKind.BOAT,
+            "township": scene.volunteer.township,
+            "capacity": 6,
+            "max_water_depth_m": 1.5,
+        },
+    )
+    return boat.pk
+
+
+def _vehicle_status(scene: Scene) -> str:
+    return Vehicle.objects.values_list("status", flat=True).get(pk=VEHICLE(scene))
+
+
 NEW_INCIDENT = {
     "kind": "flood_rescue",
     "title": "龙湖镇 积水 群众被困",
@@ -320,14 +361,23 @@ CALLS = {
         )
     ),
     "POST phone:state": Call(),
+    "GET phone:record": Call(),
     "GET phone:manifest": Call(),
     "GET phone:service-worker": Call(),
+    "POST phone:sign-in-sms": Call(),
+    "GET phone:sign-in-sms": Call(),
+    "GET phone:sign-in-code": Call(),
+    "GET phone:invitation": Call(paths=("/phone/invitation/no-such-invitation/",)),
+    "POST phone:sign-out-everywhere": Call(),
     "GET review:index": Call(),
     "GET review:log-csv": Call(),
     "GET review:log-xlsx": Call(),
     "GET review:timeline": Call(pk=INCIDENT),
     "GET review:ics214": Call(pk=INCIDENT),
     "GET review:ics214-csv": Call(pk=INCIDENT),
+    "GET review:hours": Call(),
+    "GET review:hours-csv": Call(),
+    "GET review:hours-xlsx": Call(),
     "POST review:index": Call(),
     "POST api:token": Call(body=lambda s: {"username": "13800000001", "password": DEMO_PASSWORD}),
     "GET api:me": Call(),
@@ -342,6 +392,9 @@ CALLS = {
     "GET api:teams": Call(),
     "GET api:skills": Call(),
     "GET api:townships": Call(),
+    "POST api:sign-in-sms": Call(body=lambda s: {"phone": "13800000001"}),
+    "POST api:sign-in-sms-verify": Call(body=lambda s: {"phone": "13800000001", "code": "000000"}),
+    "POST api:my-tokens-revoke": Call(),
     "GET api:incidents": Call(),
     "POST api:incidents": Call(
         body=lambda s: NEW_INCIDENT, state=lambda s: Incident.objects.count()
@@ -361,6 +414,7 @@ CALLS = {
             response, scene, caller, response.json()["results"]
         )
     ),
+    "GET api:my-hours": Call(),
     "GET api:incident-assignments": Call(pk=INCIDENT),
     "POST api:need-assign": Call(
         pk=NEED,
@@ -381,6 +435,11 @@ CALLS = {
     "POST api:assignment-unassign": Call(
         pk=ASSIGNMENT, body=lambda s: {"reason": "not needed"}, state=_assignment_status
     ),
+    "POST api:vehicle-service": Call(
+        pk=VEHICLE,
+        body=lambda s: {"in_service": False, "reason": "engine failure"},
+        state=_vehicle_status,
+    ),
     "POST api:sms-inbound": Call(
         body=lambda s: {"from": "+86 138 0000 0001", "text": "Y 1234"},
         state=lambda s: SmsMessage.objects.count(),
@@ -391,6 +450,11 @@ CALLS = {
     "GET api:root": Call(),
     "GET api:<path:rest>": Call(paths=("/api/no-such-endpoint/",)),
     "GET admin": Call(paths=("/admin/", "/admin/volunteers/volunteer/")),
+    # No file: an allowed caller gets the upload form back with its error.
+    "POST admin": Call(
+        paths=("/admin/volunteers/volunteer/import/", "/admin/volunteers/vehicle/import/"),
+        body=lambda s: {},
+    ),
 }
 
 

@@ -1,9 +1,11 @@
 """Where the dispatch tests' scenes happen, and the incident most of them open."""
 
+from decimal import Decimal
+
 from dispatch.models import Assignment, AssignmentStatus
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
-from volunteers.models import Skill
+from volunteers.models import Skill, Vehicle, VehicleKind
 
 SITE = (34.610, 113.680)  # 龙湖镇, the north of the city
 KM = 1 / 111  # a kilometre of latitude, near enough
@@ -40,3 +42,26 @@ def offers_on_two_rescues(coordinator, volunteers) -> tuple[Need, Need, dict]:
         for volunteer in volunteers
     }
     return first, second, offers
+
+
+def open_boat_rescue(coordinator):
+    return open_rescue(
+        coordinator,
+        title="泰山村 需要冲锋舟",
+        needs=[NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT, count=1)],
+    )
+
+
+def make_boat(township, call_sign: str, *crew) -> Vehicle:
+    """A boat at SITE, with these crew members."""
+    boat = Vehicle.objects.create(
+        call_sign=call_sign,
+        kind=VehicleKind.BOAT,
+        township=township,
+        capacity=6,
+        max_water_depth_m=Decimal("1.5"),
+        latitude=SITE[0],
+        longitude=SITE[1],
+    )
+    boat.crew.add(*crew)
+    return boat

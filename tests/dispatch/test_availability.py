@@ -1,6 +1,7 @@
 """Who is available, and the location index kept in step, on the configured backend."""
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from dispatch.availability import (
@@ -56,9 +57,24 @@ def need(coordinator):
     )
 
 
-def make_vehicle(call_sign, *, kind=VehicleKind.BOAT, status=VehicleStatus.AVAILABLE, **fields):
+def crew_member(phone: str, *, on_duty: bool = True) -> Volunteer:
+    """A crew member with no position and no skill: never in a volunteer key himself."""
+    user = User.objects.create_user(phone)
+    return Volunteer.objects.create(
+        user=user,
+        name=f"船员{phone[-4:]}",
+        phone=phone,
+        township=Township.objects.get(name="新建路街道"),
+        on_duty=on_duty,
+    )
+
+
+def make_vehicle(
+    call_sign, *, kind=VehicleKind.BOAT, status=VehicleStatus.AVAILABLE, crew_on_duty=True, **fields
+):
+    """A vehicle with one crew member, on duty unless `crew_on_duty` is False."""
     defaults = {"latitude": 34.402, "longitude": 113.742}
-    return Vehicle.objects.create(
+    vehicle = Vehicle.objects.create(
         call_sign=call_sign,
         kind=kind,
         status=status,
@@ -67,6 +83,8 @@ def make_vehicle(call_sign, *, kind=VehicleKind.BOAT, status=VehicleStatus.AVAIL
         max_water_depth_m="1.50",
         **{**defaults, **fields},
     )
+    vehicle.crew.add(crew_member(f"139{Vehicle.objects.count():08d}", on_duty=crew_on_duty))
+    return vehicle
 
 
 # --- who is available -------------------------------------------------------------------
@@ -277,6 +295,43 @@ def test_it_leaves_out_a_vehicle_that_cannot_be_sent(live_index, fields):
     availability_sync_vehicle(vehicle_id=boat.pk)
 
     assert live_index.keys() == set()
+
+
+@pytest.mark.django_db
+def test_it_leaves_out_a_vehicle_none_of_whose_crew_can_go(live_index, need, make_volunteer):
+    """An offer to a boat whose crew is off duty or on other work would wait out its
+    whole time-out: it is offered only while someone of its crew can take it."""
+    off_duty = make_vehicle("蓝天-冲锋舟-01", crew_on_duty=False)
+    no_crew = make_vehicle("蓝天-冲锋舟-02")
+    no_crew.crew.clear()
+    crew_busy = make_vehicle("蓝天-冲锋舟-03")
+    Assignment.objects.create(
+        need=need,
+        volunteer=crew_busy.crew.get(),
+        status=AssignmentStatus.ACCEPTED,
+    )
+
+    for boat in (off_duty, no_crew, crew_busy):
+        availability_sync_vehicle(vehicle_id=boat.pk)
+
+    assert live_index.keys() == set()
+    assert index_contents() == {}
+
+
+@pytest.mark.django_db
+def test_a_crew_member_coming_on_duty_brings_the_vehicle_in(
+    live_index, django_capture_on_commit_callbacks
+):
+    boat = make_vehicle("蓝天-冲锋舟-01", crew_on_duty=False)
+    availability_sync_vehicle(vehicle_id=boat.pk)
+    assert live_index.keys() == set()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Volunteer.objects.filter(crewed_vehicles=boat).update(on_duty=True)
+        # What volunteers.services.volunteer_set_duty asks for: the volunteer synced.
+        availability_sync_on_commit(volunteer_ids=[boat.crew.get().pk])
+
+    assert members(live_index, "vehicle:boat") == [boat.pk]
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ gives its kind, and docs/websockets.md ("Event data") says the same."""
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
-from dispatch import services
+from dispatch import services, vehicles
 from dispatch.event_schema import EVENT_DATA, event_data_check, key_type_text
 from dispatch.models import (
     ACTIVE_STATUSES,
@@ -19,16 +20,16 @@ from dispatch.models import (
     DeploymentEvent,
     EventKind,
 )
-from incidents.models import Incident
-from incidents.services import incident_cancel, incident_resolve
-from tests.dispatch.scenes import open_rescue
+from incidents.models import Incident, Need
+from incidents.services import NeedSpec, incident_cancel, incident_resolve
+from tests.dispatch.scenes import SITE, open_rescue
+from volunteers.models import Township, Vehicle, VehicleKind
 from volunteers.services import volunteer_set_duty
 
-# Kinds with a schema that no service writes (yet). vehicle.status has a label and a
-# place on the log page, but no service: volunteers/admin.py keeps a vehicle's status
-# read-only until one exists. Whoever writes it drives it in the scene below and takes
-# it out of here (test_it_drives_every_kind_the_code_writes fails until they do).
-NOT_WRITTEN = {EventKind.VEHICLE_STATUS}
+# Kinds with a schema that no service writes (yet). Whoever writes one drives it in the
+# scene below and takes it out of here (test_it_drives_every_kind_the_code_writes fails
+# until they do).
+NOT_WRITTEN: set[EventKind] = set()
 WRITTEN = set(EventKind) - NOT_WRITTEN
 
 
@@ -159,19 +160,66 @@ def test_it_holds_every_event_the_services_write_to_its_schema(
     assert offers_of(third), "nothing left offered for the cancellation to withdraw"
     incident_cancel(incident=third, actor=coordinator, note="误报")
 
+    # dispatch.vehicles: a boat assigned by hand goes on the task and is available again
+    # when it is done; its crew puts it out of service (its open offer is withdrawn)
+    # and back in service.
+    boatman = make_volunteer("13700000097", on_duty=True)
+    boat = Vehicle.objects.create(
+        call_sign="蓝天-01",
+        kind=VehicleKind.BOAT,
+        township=Township.objects.get(name="龙湖镇"),
+        capacity=6,
+        max_water_depth_m=Decimal("1.50"),
+        latitude=SITE[0],
+        longitude=SITE[1],
+    )
+    boat.crew.add(boatman)
+    boats = [NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT)]
+    flood, later = (open_rescue(coordinator, needs=boats).needs.get() for _ in range(2))
+    boat_task = services.assignment_assign_manually(
+        need_id=flood.pk,
+        target=services.ManualTarget(vehicle=boat),
+        actor=coordinator,
+        reason="电话确认",
+    )
+    services.assignment_progress(
+        assignment_id=boat_task.pk, volunteer=boatman, status="completed", people_moved=6
+    )
+    Assignment.objects.create(
+        need=later,
+        vehicle=boat,
+        status=AssignmentStatus.OFFERED,
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    vehicles.vehicle_set_in_service(
+        vehicle_id=boat.pk, in_service=False, actor=boatman.user, reason="发动机故障"
+    )
+    services.offers_withdraw_from_busy(vehicle_id=boat.pk)
+    vehicles.vehicle_set_in_service(
+        vehicle_id=boat.pk, in_service=True, actor=coordinator, reason="修好了"
+    )
+
     problems = log_problems()
     assert not problems, "\n".join(problems)
     events = list(DeploymentEvent.objects.values_list("kind", "data"))
     assert {kind for kind, _ in events} == {kind.value for kind in WRITTEN}
     # Each way of writing a kind was taken, not just the kind.
     reasons = {data["reason"] for kind, data in events if kind == EventKind.OFFER_WITHDRAWN}
-    assert reasons == {"not needed", "accepted another task", "太远", "incident cancelled"}
+    assert reasons == {
+        "not needed",
+        "accepted another task",
+        "vehicle out of service",
+        "太远",
+        "incident cancelled",
+    }
     cancelled = {data["reason"] for kind, data in events if kind == EventKind.ASSIGNMENT_CANCELLED}
     assert cancelled == {"人不在", "incident cancelled"}
     manual = [
         data.get("manual", False) for kind, data in events if kind == EventKind.OFFER_ACCEPTED
     ]
-    assert sorted(manual) == [False, False, False, True]
+    assert sorted(manual) == [False, False, False, True, True]
+    statuses = [data["status"] for kind, data in events if kind == EventKind.VEHICLE_STATUS]
+    assert statuses == ["assigned", "available", "out_of_service", "available"]
 
 
 # --- what the check refuses ----------------------------------------------------------------

@@ -322,6 +322,33 @@ def test_it_rebuilds_once_when_workers_find_the_index_lost_together(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_it_closes_a_socket_whose_groups_a_redis_restart_lost(coordinator, own_redis, settings):
+    """Redis restarts, empty, between two heartbeats: the socket is still open but in no
+    group any more (bench/faults.py, redis_restart). It is closed with 4503, so that the
+    client comes back with ?since= and resumes from the log."""
+    settings.WS_LAYER_CHECK_SECONDS = 0.2
+    key = Token.objects.create(user=coordinator).key
+    ws = WebsocketCommunicator(
+        application,
+        "/ws/dashboard/",
+        headers=[(b"origin", b"http://testserver"), (b"host", b"testserver")],
+        subprotocols=["tongxin", f"token.{key}"],
+    )
+
+    async def scenario():
+        connected, _ = await ws.connect(timeout=10)
+        assert connected
+        hello = await ws.receive_json_from(timeout=10)
+        assert hello["type"] == "hello"
+        await ws.receive_json_from(timeout=10)  # where it stands: the snapshot
+        own_redis.kill()
+        own_redis.start()
+        return await ws.receive_output(timeout=10)
+
+    assert async_to_sync(scenario)() == {"type": "websocket.close", "code": 4503}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_refuses_a_socket_with_4503_while_the_channel_layer_is_down(coordinator, own_redis):
     own_redis.kill()
     key = Token.objects.create(user=coordinator).key

@@ -613,8 +613,10 @@ def test_it_gives_a_volunteer_their_own_events_and_their_vehicles(scene):
         "offer.delivered",
         "offer.seen",
         "offer.accepted",
+        "vehicle.status",  # on a task
         "assignment.en_route",
         "assignment.on_scene",
+        "vehicle.status",  # available again, in the transaction that completes its task
         "assignment.completed",
     ]
     assert {event.incident_id for event in team} == {scene.evacuation.pk, scene.testing.pk}

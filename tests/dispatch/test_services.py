@@ -880,7 +880,7 @@ def test_it_refuses_to_book_a_busy_volunteer_by_hand(coordinator, rescuers):
 @pytest.mark.django_db
 def test_it_sends_enough_vehicles_that_work_in_that_water(coordinator, make_volunteer):
     township = Township.objects.get(name="龙湖镇")
-    crew = make_volunteer("13911111111", skills=("boat_operator",))
+    crew = make_volunteer("13911111111", skills=("boat_operator",), on_duty=True)
 
     def vehicle(call_sign, kind, capacity, depth, km):
         made = Vehicle.objects.create(

@@ -3,8 +3,6 @@ their own offer, a vehicle they crew, a coordinator's hand — held by the datab
 (dispatch.models.Engagement and the assignment constraints), on PostgreSQL, with real
 threads where two paths race."""
 
-from decimal import Decimal
-
 import pytest
 from django.utils import translation
 from rest_framework.test import APIClient
@@ -14,34 +12,10 @@ from dispatch.availability import index_rebuild, volunteer_busy_ids
 from dispatch.location_index import volunteer_key
 from dispatch.models import Assignment, AssignmentStatus, Engagement
 from incidents.models import Need
-from incidents.services import NeedSpec
-from tests.dispatch.scenes import SITE, open_rescue
+from tests.dispatch.scenes import SITE, make_boat, open_boat_rescue, open_rescue
 from tests.dispatch.test_services import race
-from volunteers.models import Vehicle, VehicleKind
 
 pytestmark = pytest.mark.postgres
-
-
-def open_boat_rescue(coordinator):
-    return open_rescue(
-        coordinator,
-        title="泰山村 需要冲锋舟",
-        needs=[NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT, count=1)],
-    )
-
-
-def make_boat(township, call_sign: str, *crew) -> Vehicle:
-    boat = Vehicle.objects.create(
-        call_sign=call_sign,
-        kind=VehicleKind.BOAT,
-        township=township,
-        capacity=6,
-        max_water_depth_m=Decimal("1.5"),
-        latitude=SITE[0],
-        longitude=SITE[1],
-    )
-    boat.crew.add(*crew)
-    return boat
 
 
 def offer(need: Need, **resource) -> Assignment:

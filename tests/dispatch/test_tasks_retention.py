@@ -27,7 +27,7 @@ def test_it_forgets_old_positions_texts_and_tokens_as_configured(volunteer, sett
 
     forgotten = personal_data_expire()
 
-    assert forgotten == {"positions": 1, "sms_texts": 0, "tokens": 1}
+    assert forgotten == {"positions": 1, "sms_texts": 0, "tokens": 1, "sign_in_codes": 0}
     assert SmsMessage.objects.get(pk=message.pk).text == "x"  # 89 days: kept
 
 

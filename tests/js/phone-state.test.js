@@ -1,13 +1,13 @@
-// phone/static/phone/state.js: which list a row goes in, a snapshot over the state, and
-// which state replies are newer than what the page shows.
+// phone/static/phone/state.js: which list a row goes in, a snapshot over the state, which
+// state replies are newer than what the page shows, and what the crew may do with a vehicle.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { staticModule } from "./static.js";
 
 const {
-  app, arrange, changeRow, changedHere, isNewer, isUpcoming, mergeSnapshot, reached, remaining,
-  serverNow, setState, takeState, tick, undelivered,
+  app, arrange, changeRow, changeVehicle, changedHere, isNewer, isUpcoming, mergeSnapshot, reached,
+  remaining, serverNow, serviceChange, setState, takeState, tick, undelivered,
 } = await staticModule("phone/state.js");
 
 const NOW = Date.parse("2026-06-04T08:00:00Z");
@@ -180,5 +180,43 @@ describe("takeState and changeRow", () => {
     changedHere();
     assert.equal(takeState(state(41, null), early), false);
     assert.equal(app.state.volunteer.on_duty, false);
+  });
+});
+
+describe("serviceChange and changeVehicle", () => {
+  it("offers out of service for an available vehicle, back in service for one out of it", () => {
+    assert.equal(serviceChange({ status: "available" }), "out");
+    assert.equal(serviceChange({ status: "out_of_service" }), "in");
+  });
+
+  it("offers nothing for a vehicle on a task, or in a status it does not know", () => {
+    assert.equal(serviceChange({ status: "assigned" }), null);
+    assert.equal(serviceChange({ status: "scrapped" }), null);
+  });
+
+  const state = (seq, status) => ({
+    now: new Date().toISOString(),
+    last_seq: seq,
+    volunteer: { id: 1, on_duty: true },
+    assignments: [],
+    vehicles: [{ id: 3, call_sign: "龙湖-舟1", status }],
+  });
+
+  it("never draws a vehicle back in service from a reply that was on its way", () => {
+    setState(state(50, "available"));
+    const cardsCopy = app.state.vehicles[0];
+    const early = tick(); // a refresh asked for before the server said yes
+    setState(state(50, "available"), Date.now()); // a reply replaced the rows meanwhile
+    changeVehicle(cardsCopy.id, { status: "out_of_service" });
+    assert.equal(app.state.vehicles[0].status, "out_of_service");
+    assert.equal(takeState(state(50, "available"), early), false);
+    assert.equal(app.state.vehicles[0].status, "out_of_service");
+    assert.equal(takeState(state(51, "out_of_service"), tick()), true);
+  });
+
+  it("changes nothing in a state without vehicles (a page from before them)", () => {
+    setState({ now: new Date().toISOString(), last_seq: 60, volunteer: {}, assignments: [] });
+    changeVehicle(3, { status: "out_of_service" });
+    assert.equal(app.state.vehicles, undefined);
   });
 });

@@ -1,6 +1,7 @@
 """The volunteer's phone page (/phone/) as the Django test client sees it."""
 
 import json
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
@@ -19,8 +20,8 @@ from incidents.services import NeedSpec, incident_open
 from phone import views
 from phone.views import SHELL_STATIC
 from tests.conftest import DEMO_PASSWORD
-from tests.dispatch.scenes import SITE
-from volunteers.models import Skill, Township, Volunteer
+from tests.dispatch.scenes import SITE, make_boat
+from volunteers.models import Skill, Township, VehicleStatus, Volunteer
 from volunteers.services import volunteer_set_duty
 
 pytestmark = pytest.mark.django_db
@@ -296,6 +297,78 @@ def test_it_embeds_the_offers_in_the_page(signed_in, volunteer, coordinator):
     state = embedded(signed_in.get("/phone/"), "phone-state")
 
     assert [row["id"] for row in state["assignments"]] == [offered.pk]
+
+
+# --- the vehicles a volunteer crews (issue 11 item 3) --------------------------------------
+
+
+def vehicles_card(response) -> str:
+    """The opening tag of the page's "my vehicles" card."""
+    return re.search(r'<section id="vehicles"[^>]*>', response.content.decode()).group(0)
+
+
+def test_it_lists_the_vehicles_a_volunteer_crews_with_their_status(
+    signed_in, volunteer, make_volunteer
+):
+    longhu = Township.objects.get(name="龙湖镇")
+    other = make_volunteer("13900000009")
+    make_boat(longhu, "龙湖-舟2", volunteer, other)
+    broken = make_boat(longhu, "龙湖-舟1", volunteer)
+    busy = make_boat(longhu, "龙湖-舟3", other, volunteer)
+    make_boat(longhu, "龙湖-舟9", other)  # not theirs
+    broken.status = VehicleStatus.OUT_OF_SERVICE
+    broken.save(update_fields=["status"])
+    busy.status = VehicleStatus.ASSIGNED
+    busy.save(update_fields=["status"])
+
+    response = signed_in.get("/phone/")
+    state = signed_in.get("/phone/state/").json()
+
+    assert [(row["call_sign"], row["status"]) for row in state["vehicles"]] == [
+        ("龙湖-舟1", "out_of_service"),
+        ("龙湖-舟2", "available"),
+        ("龙湖-舟3", "assigned"),
+    ]
+    assert state["vehicles"][0] == {
+        "id": broken.pk,
+        "call_sign": "龙湖-舟1",
+        "kind": "boat",
+        "kind_label": "冲锋舟",
+        "status": "out_of_service",
+    }
+    assert embedded(response, "phone-state")["vehicles"] == state["vehicles"]
+    assert " hidden" not in vehicles_card(response)
+    assert "我的车辆" in response.content.decode()
+    strings = embedded(response, "phone-strings")
+    assert [strings[f"vehicle_{status}"] for status in VehicleStatus.values] == [
+        "可调度",
+        "执行任务",
+        "停用",
+    ]
+    assert embedded(response, "phone-urls")["vehicle_service"] == "/api/vehicles/{id}/service/"
+
+
+def test_it_says_the_vehicles_words_in_english(signed_in, volunteer):
+    make_boat(Township.objects.get(name="龙湖镇"), "LH-B1", volunteer)
+
+    response = signed_in.get("/phone/", headers={"accept-language": "en"})
+
+    (row,) = embedded(response, "phone-state")["vehicles"]
+    assert row["kind_label"] == "Assault boat"
+    strings = embedded(response, "phone-strings")
+    assert strings["vehicle_available"] == "Available"
+    assert strings["vehicle_assigned"] == "On a task"
+    assert strings["out_of_service_ask"] == "Out of service…"
+
+
+def test_it_lists_no_vehicles_for_a_volunteer_who_crews_none(signed_in, volunteer, make_volunteer):
+    make_boat(Township.objects.get(name="龙湖镇"), "龙湖-舟9", make_volunteer("13900000009"))
+
+    response = signed_in.get("/phone/")
+
+    assert signed_in.get("/phone/state/").json()["vehicles"] == []
+    assert embedded(response, "phone-state")["vehicles"] == []
+    assert " hidden" in vehicles_card(response)
 
 
 def test_its_state_carries_the_log_position_it_reflects(signed_in, volunteer, coordinator):

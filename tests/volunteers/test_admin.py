@@ -145,3 +145,47 @@ def test_it_logs_nothing_for_volunteers_already_on_duty(admin_client, make_volun
 
     assert not DeploymentEvent.objects.exists()
     assert _messages(response) == ["1 volunteer(s) were already on duty."]
+
+
+def _vehicle_action(client, action: str, *vehicles, **fields):
+    return client.post(
+        reverse("admin:volunteers_vehicle_changelist"),
+        {"action": action, "_selected_action": [v.pk for v in vehicles], **fields},
+    )
+
+
+def test_it_asks_why_before_putting_a_vehicle_out_of_service(admin_client, vehicle):
+    asked = _vehicle_action(admin_client, "put_out_of_service", vehicle)
+
+    assert asked.status_code == 200
+    assert 'name="reason"' in asked.content.decode()
+    vehicle.refresh_from_db()
+    assert vehicle.status == Vehicle.Status.AVAILABLE
+
+
+def test_it_puts_a_vehicle_out_of_service_and_back_and_logs_why(admin_client, admin_user, vehicle):
+    done = _vehicle_action(
+        admin_client, "put_out_of_service", vehicle, apply="1", reason="发动机故障"
+    )
+
+    assert done.status_code == 302
+    vehicle.refresh_from_db()
+    assert vehicle.status == Vehicle.Status.OUT_OF_SERVICE
+    assert _messages(done) == ["蓝天-01: out of service."]
+    _vehicle_action(admin_client, "put_back_in_service", vehicle, apply="1", reason="修好了")
+    vehicle.refresh_from_db()
+    assert vehicle.status == Vehicle.Status.AVAILABLE
+    logged = DeploymentEvent.objects.filter(kind=EventKind.VEHICLE_STATUS).order_by("seq")
+    assert [(e.data["status"], e.data["reason"], e.actor) for e in logged] == [
+        ("out_of_service", "发动机故障", admin_user),
+        ("available", "修好了", admin_user),
+    ]
+
+
+def test_it_refuses_without_a_reason_and_says_why(admin_client, vehicle):
+    refused = _vehicle_action(admin_client, "put_out_of_service", vehicle, apply="1", reason=" ")
+
+    vehicle.refresh_from_db()
+    assert vehicle.status == Vehicle.Status.AVAILABLE
+    assert _messages(refused) == ["蓝天-01: Say why the vehicle is out of service."]
+    assert not DeploymentEvent.objects.exists()

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
+from tests.volunteers.workbooks import xlsx_bytes
 from volunteers import roster
 from volunteers.models import Team, TravelMode, Volunteer
 from volunteers.roles import Role, user_has_role
@@ -345,3 +346,141 @@ def test_it_skips_all_rows_sharing_a_phone_with_skip_invalid(roster_file):
 
     assert "created 1, updated 0, unchanged 0, rejected 2" in output
     assert list(Volunteer.objects.values_list("phone", flat=True)) == ["13900002222"]
+
+
+# --- XLSX workbooks (issue 11) ----------------------------------------------------------
+
+COLUMNS = HEADER.split(",")
+
+
+def xlsx_row(csv_row: str) -> list:
+    return [cell or None for cell in csv_row.split(",")]
+
+
+@pytest.fixture
+def roster_xlsx(tmp_path):
+    def write(*rows, **sheets) -> str:
+        path = tmp_path / "名册.xlsx"
+        path.write_bytes(xlsx_bytes(*rows, sheets=sheets or None))
+        return str(path)
+
+    return write
+
+
+@pytest.mark.django_db
+def test_it_imports_a_workbook(roster_xlsx):
+    output = import_roster(roster_xlsx(COLUMNS, xlsx_row(ZHANG), xlsx_row(LI)))
+
+    assert "created 2, updated 0, unchanged 0, rejected 0" in output
+    zhang = Volunteer.objects.get(phone="13800001111")
+    assert zhang.township.name == "新村镇"
+    assert set(zhang.skills.values_list("code", flat=True)) == {"rescue", "first_aid"}
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_workbook_with_a_bad_row_naming_the_row_as_the_sheet_shows_it(
+    roster_xlsx,
+):
+    bad = xlsx_row(LI.replace("新建路街道", "新城镇"))
+
+    output, error = import_rejected(
+        roster_xlsx(["新村镇新联会 会员名册"], COLUMNS, xlsx_row(ZHANG), [], bad)
+    )
+
+    assert output.splitlines() == ['row 5: township "新城镇": not one of the city\'s townships']
+    assert "1 of 2 rows rejected; nothing imported" in error
+    assert not Volunteer.objects.exists()
+    assert not Team.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [13800001111, 13800001111.0, 1.3800001111e10, "13800001111", "138 0000 1111"],
+    ids=["int", "float", "exponent", "text", "spaced-text"],
+)
+@pytest.mark.django_db
+def test_it_reads_phones_typed_as_numbers(roster_xlsx, typed):
+    row = ["张伟", typed, "新村镇", None, "rescue", 34.455, 113.645]
+
+    import_roster(roster_xlsx(COLUMNS, row))
+
+    volunteer = Volunteer.objects.get()
+    assert volunteer.phone == "13800001111"
+    assert (volunteer.home_latitude, volunteer.home_longitude) == (34.455, 113.645)
+
+
+@pytest.mark.django_db
+def test_it_reads_yes_no_and_numbers_from_typed_cells(roster_xlsx):
+    header = [*COLUMNS, "travel_range_km", "on_duty"]
+    row = [*xlsx_row(ZHANG), 20, True]
+
+    import_roster(roster_xlsx(header, row))
+
+    volunteer = Volunteer.objects.get()
+    assert (volunteer.travel_range_km, volunteer.on_duty) == (20, True)
+
+
+@pytest.mark.django_db
+def test_it_ignores_blank_rows_and_trailing_ones(roster_xlsx):
+    output = import_roster(
+        roster_xlsx(COLUMNS, xlsx_row(ZHANG), [None] * 7, xlsx_row(LI), [], [None, ""], [])
+    )
+
+    assert "created 2, updated 0, unchanged 0, rejected 0" in output
+
+
+@pytest.mark.django_db
+def test_it_reads_the_named_sheet(roster_xlsx):
+    path = roster_xlsx(["not the roster"], 第二页=[COLUMNS, xlsx_row(LI)])
+
+    output = import_roster(path, "--sheet", "第二页")
+
+    assert "created 1" in output
+    _, error = import_rejected(path, "--sheet", "第三页")
+    assert "no sheet named '第三页'" in error
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_workbook_missing_a_column(roster_xlsx):
+    _, error = import_rejected(roster_xlsx(["name", "township"], ["张伟", "新村镇"]))
+
+    assert "row 1: missing column(s) phone, teams, skills, latitude, longitude" in error
+
+
+@pytest.mark.parametrize(
+    ("written", "report"),
+    [
+        ("13800001111.0", None),
+        ("1.3800001111E+10", None),
+        ("1.38E+10", "a rounded number"),
+    ],
+)
+@pytest.mark.django_db
+def test_it_reads_numbers_a_spreadsheet_saved_into_a_csv(roster_file, written, report):
+    path = roster_file(ZHANG.replace("13800001111", written))
+    if report is None:
+        import_roster(path)
+        assert Volunteer.objects.get().phone == "13800001111"
+    else:
+        output, _ = import_rejected(path)
+        assert f'line 2: phone "{written}": {report}' in output
+
+
+# --- dry runs ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_changes_nothing_in_a_dry_run_and_counts_what_would_change(roster_file):
+    import_roster(roster_file(ZHANG))
+    before = list(Volunteer.objects.values())
+
+    output = import_roster(
+        roster_file(ZHANG.replace("张伟", "张薇"), LI.replace("餐饮行业分会", "新队伍")),
+        "--dry-run",
+    )
+
+    assert "dry run, nothing written: would have created 1, updated 1, unchanged 0" in output
+    assert "new teams, created as trade branches: 新队伍" in output
+    assert list(Volunteer.objects.values()) == before
+    assert not Team.objects.filter(name="新队伍").exists()
+    assert User.objects.count() == 1

@@ -147,8 +147,12 @@ export class DashboardMap {
         iconSize: [12, 12], iconAnchor: [6, 6],
       });
       L.marker([vehicle.latitude, vehicle.longitude], { icon, keyboard: false })
-        .bindTooltip(escapeHtml(`${vehicle.call_sign} · ${this.ctx.label("vehicle_kind", vehicle.kind)} · ` +
-                                this.ctx.label("vehicle_status", vehicle.status)))
+        .bindTooltip(escapeHtml([
+          vehicle.call_sign, this.ctx.label("vehicle_kind", vehicle.kind),
+          this.ctx.label("vehicle_status", vehicle.status),
+          // How old its position is: where its crew's phone last put it.
+          vehicle.located_at && this.ctx.ago(vehicle.located_at),
+        ].filter(Boolean).join(" · ")))
         .addTo(this.vehicleLayer);
     }
   }

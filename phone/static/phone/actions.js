@@ -1,13 +1,14 @@
 // What the volunteer does: answer an offer, report progress on a task, go on or off
-// duty. Each shows it is on its way, then the server's answer (or refusal, in its words).
+// duty, put a vehicle they crew out of service and back. Each shows it is on its way, then the server's answer (or refusal, in its words).
 // A yes is shown at once (changeRow, changedHere: no state asked for before it is drawn
 // over it), then the state is asked for again.
 
+import { RequestError, postJSON } from "../tongxin/api.js";
 import { watchLocation } from "./location.js";
 import { clearNotice, notice } from "./notice.js";
 import { $, T, URLS, say, url } from "./page.js";
 import { act } from "./socket.js";
-import { app, changeRow, changedHere, serverNow } from "./state.js";
+import { app, changeRow, changeVehicle, changedHere, serverNow } from "./state.js";
 
 export async function accept(row) {
   app.busy.add(row.id);
@@ -100,4 +101,34 @@ export function renderDuty() {
   button.querySelector(".duty-state").textContent = onDuty ? T.on_duty : T.off_duty;
   button.querySelector(".duty-hint").textContent = app.dutyBusy
     ? T.sending : onDuty ? T.on_duty_hint : T.off_duty_hint;
+}
+
+// --- the vehicles they crew ------------------------------------------------------------
+
+// Out of service (with the reason they typed) or back in service, over the REST API
+// (the socket has no such request). A refusal ("…is on a task: take it off the task
+// first.") is shown as the server said it.
+export async function setInService(vehicle, inService, reason = "") {
+  if (app.vehiclesBusy.has(vehicle.id)) return;
+  app.vehiclesBusy.add(vehicle.id);
+  app.render();
+  let answer = null;
+  let refusal = null;
+  try {
+    answer = await postJSON(url("vehicle_service", vehicle.id), { in_service: inService, reason });
+  } catch (error) {
+    refusal = say(error instanceof RequestError ? RequestError.sentence(error.body) : null);
+  }
+  app.vehiclesBusy.delete(vehicle.id);
+  if (refusal === null) {
+    changeVehicle(vehicle.id, { status: answer.status });
+    app.stopping = null;
+    app.reasonTyped = "";
+    const words = inService ? T.in_service_notice : T.out_of_service_notice;
+    notice(words.replace("%(call_sign)s", vehicle.call_sign), "ok");
+  } else {
+    notice(refusal, "error");
+  }
+  app.render();
+  app.refreshSoon(0);
 }

@@ -1,12 +1,13 @@
 // The cards the page shows: an offer to answer (with its countdown), the current task
-// (with its steps: en route, on scene, done) and an upcoming shift. Each is built from
+// (with its steps: en route, on scene, done), an upcoming shift, and a vehicle the
+// volunteer crews (with "out of service…" or "back in service"). Each is built from
 // one row of the state; phone.js puts them on the page (keyed: only changed ones).
 
 import { h } from "../tongxin/dom.js";
-import { accept, decline, progress } from "./actions.js";
+import { accept, decline, progress, setInService } from "./actions.js";
 import { coordinates, countdown, place } from "./format.js";
 import { T, fmt } from "./page.js";
-import { app, remaining } from "./state.js";
+import { app, remaining, serviceChange } from "./state.js";
 
 function fact(label, value) {
   if (!value) return null;
@@ -213,5 +214,78 @@ export function shiftItem(row) {
     h("p", { class: "title" }, row.incident_title),
     facts(row, { withShift: false }),
     mapLinks(row),
+  );
+}
+
+// "Out of service…" opens this form in the vehicle's row: why (the coordinators see it
+// in the log), then confirm or go back.
+function stopForm(vehicle) {
+  const sending = app.vehiclesBusy.has(vehicle.id);
+  const input = h("input", {
+    type: "text", name: "reason", required: true, maxlength: "300", autocomplete: "off",
+    placeholder: T.out_of_service_placeholder, value: app.reasonTyped,
+    oninput: (event) => (app.reasonTyped = event.target.value),
+  });
+  return h(
+    "form",
+    {
+      class: "stop",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const reason = input.value.trim();
+        if (!reason) {
+          input.value = "";
+          return input.reportValidity();
+        }
+        setInService(vehicle, false, reason);
+      },
+    },
+    h("label", {}, T.out_of_service_question, input),
+    h(
+      "div",
+      { class: "answer" },
+      h("button", { type: "submit", class: "stop-confirm", disabled: sending },
+        sending ? T.sending : T.out_of_service_confirm),
+      h("button", { type: "button", class: "decline", disabled: sending, onclick: () => {
+        app.stopping = null;
+        app.render();
+      } }, T.back),
+    ),
+  );
+}
+
+export function vehicleItem(vehicle) {
+  const sending = app.vehiclesBusy.has(vehicle.id);
+  const change = serviceChange(vehicle);
+  let action = null;
+  if (change === "in") {
+    action = h(
+      "button",
+      { type: "button", class: "service back-in", disabled: sending,
+        onclick: () => setInService(vehicle, true) },
+      sending ? T.sending : T.back_in_service,
+    );
+  } else if (change === "out" && app.stopping !== vehicle.id) {
+    action = h(
+      "button",
+      { type: "button", class: "service take-out", disabled: sending, onclick: () => {
+        app.stopping = vehicle.id;
+        app.reasonTyped = "";
+        app.render();
+        document.querySelector(".vehicle .stop input")?.focus();
+      } },
+      T.out_of_service_ask,
+    );
+  }
+  return h(
+    "li",
+    { class: `vehicle ${vehicle.status}`, "data-id": vehicle.id },
+    h(
+      "div",
+      { class: "vehicle-head" },
+      h("p", { class: "call-sign" }, vehicle.call_sign, h("small", {}, vehicle.kind_label)),
+      chip(T[`vehicle_${vehicle.status}`] || vehicle.status, `vehicle-status ${vehicle.status}`),
+    ),
+    change === "out" && app.stopping === vehicle.id ? stopForm(vehicle) : action,
   );
 }

@@ -9,13 +9,14 @@
 //
 //   state.js       what the page knows (pure)      format.js   numbers, times, places (pure)
 //   page.js        the embedded words and URLs     socket.js   the socket, requests
-//   cards.js       offer, task and shift cards     actions.js  answering, reporting, duty
+//   cards.js       offer, task, shift, vehicle     actions.js  answering, reporting, duty,
+//                                                              a vehicle out of service
 //   location.js    sharing the position            connection.js, notice.js  what it says
 
 import { request } from "../tongxin/api.js";
 import { embeddedJSON, h, keyed } from "../tongxin/dom.js";
 import { renderDuty, setDuty, toggleDuty } from "./actions.js";
-import { offerCard, shiftItem, taskCard } from "./cards.js";
+import { offerCard, shiftItem, taskCard, vehicleItem } from "./cards.js";
 import { httpWorked, onState } from "./connection.js";
 import { countdown } from "./format.js";
 import { renderLocation, setupLocation, watchLocation } from "./location.js";
@@ -23,11 +24,11 @@ import { setupNotice } from "./notice.js";
 import { $, BASE_TITLE, LANG, T, URLS, root } from "./page.js";
 import { drop, markDelivered, markSeen, openSocket, reconnectNow, socketState } from "./socket.js";
 import {
-  app, arrange, isNewer, mergeSnapshot, reached, remaining, serverNow, setState, takeState, tick,
-  undelivered,
+  app, arrange, isNewer, mergeSnapshot, reached, remaining, serverNow, serviceChange, setState,
+  takeState, tick, undelivered,
 } from "./state.js";
 
-setState(embeddedJSON("phone-state")); // {now, volunteer, assignments}
+setState(embeddedJSON("phone-state")); // {now, volunteer, assignments, vehicles}
 app.render = render;
 app.refreshSoon = refreshSoon;
 
@@ -154,6 +155,15 @@ function render() {
   keyed($("tasks"), current, taskCard, uiKey);
   keyed($("shift-list"), upcoming, shiftItem, uiKey);
   $("shifts").hidden = upcoming.length === 0;
+  // The vehicles they crew: a vehicle.status event (theirs reach this socket) refreshes
+  // the state, as every other event does.
+  const vehicles = app.state.vehicles ?? [];
+  const stopping = vehicles.find((vehicle) => vehicle.id === app.stopping);
+  if (app.stopping !== null && !(stopping && serviceChange(stopping) === "out")) app.stopping = null;
+  const vehicleKey = (vehicle) => JSON.stringify([vehicle, app.vehiclesBusy.has(vehicle.id),
+    app.stopping === vehicle.id, LANG]);
+  keyed($("vehicle-list"), vehicles, vehicleItem, vehicleKey);
+  $("vehicles").hidden = vehicles.length === 0;
   const idle = $("idle");
   idle.hidden = offers.length + current.length > 0;
   idle.textContent = app.state.volunteer.on_duty ? T.idle_on : T.idle_off;

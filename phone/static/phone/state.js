@@ -7,13 +7,16 @@ export const ACTIVE = new Set(["accepted", "en_route", "on_scene"]);
 export const SOON_MS = 60 * 60 * 1000; // a shift starting within the hour is the current task
 
 export const app = {
-  state: { now: null, volunteer: {}, assignments: [] }, // as /phone/state/ gives it
+  state: { now: null, volunteer: {}, assignments: [], vehicles: [] }, // as /phone/state/ gives it
   order: { seq: null, at: 0, changed: 0 }, // how new app.state is (isNewer)
   skewMs: 0, // server clock minus ours
   busy: new Set(), // assignments with an answer on its way
   finishing: null, // the assignment whose "done" form is open
   peopleMovedTyped: "", // and what was typed in it, kept when the card is redrawn
   dutyBusy: false,
+  vehiclesBusy: new Set(), // vehicles with a change of service on its way
+  stopping: null, // the vehicle whose "out of service" form is open
+  reasonTyped: "", // and the reason typed in it, kept when the card is redrawn
   render: () => {}, // draw the page again from app.state
   refreshSoon: () => {}, // (delayMs = 150) fetch the state again, then render
 };
@@ -82,6 +85,21 @@ export function reached(seq) {
 export function changeRow(id, fields) {
   for (const row of app.state.assignments) if (row.id === id) Object.assign(row, fields);
   changedHere();
+}
+
+// The same for a vehicle the volunteer crews (its status, once the server said yes).
+export function changeVehicle(id, fields) {
+  for (const vehicle of app.state.vehicles ?? []) if (vehicle.id === id) Object.assign(vehicle, fields);
+  changedHere();
+}
+
+// What the crew may do with a vehicle: put it out of service ("out"), back in service
+// ("in"), or nothing while it is on a task (the server refuses: take it off the task
+// first) or in a status the page does not know.
+export function serviceChange(vehicle) {
+  if (vehicle.status === "available") return "out";
+  if (vehicle.status === "out_of_service") return "in";
+  return null;
 }
 
 // Milliseconds left to answer an offer (Infinity when it has no deadline).

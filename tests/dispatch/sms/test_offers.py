@@ -127,10 +127,13 @@ def test_it_texts_a_retried_offer_once_when_two_sweeps_race(
 
 
 @pytest.mark.django_db
-def test_it_texts_every_crew_member_of_a_vehicle_and_takes_a_crew_reply(
+def test_it_texts_the_crew_members_who_can_go_and_takes_a_crew_reply(
     client, coordinator, make_volunteer, outbox
 ):
-    first, second = make_volunteer("13911111111"), make_volunteer("13922222222")
+    """Those on duty and free: not the one at home, nor the one on another task."""
+    first, second = (make_volunteer(p, on_duty=True) for p in ("13911111111", "13922222222"))
+    at_home = make_volunteer("13933333333", on_duty=False)
+    elsewhere = make_volunteer("13944444444", on_duty=True)
     boat = Vehicle.objects.create(
         call_sign="蓝天-01",
         kind=VehicleKind.BOAT,
@@ -140,10 +143,14 @@ def test_it_texts_every_crew_member_of_a_vehicle_and_takes_a_crew_reply(
         latitude=SITE[0] + KM,
         longitude=SITE[1],
     )
-    boat.crew.add(first, second)
+    boat.crew.add(first, second, at_home, elsewhere)
     index_rebuild()
     (offer,) = old_offers(
         coordinator, needs=[NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT)]
+    )
+    other_task = open_rescue(coordinator, count=1).needs.get()
+    Assignment.objects.create(
+        need=other_task, volunteer=elsewhere, status=AssignmentStatus.ACCEPTED
     )
 
     offers_sms_fallback()
