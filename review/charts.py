@@ -202,7 +202,7 @@ def review_charts(series: reports.Series) -> list[dict]:
         ),
         single("person-times", _("Person-times"), series.person_times),
         single("people-moved", _("People moved"), series.people_moved),
-        single("shifts", _("Testing-site shifts staffed"), series.shifts_staffed),
+        single("shifts", _("Testing-site shifts fully staffed"), series.shifts_staffed),
         median_chart(
             key="medians",
             title=_("Median minutes to accept and to arrive"),

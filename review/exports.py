@@ -5,14 +5,15 @@ never sits in the server's memory whole (the hours are totals, a row per person 
 per task served, made before the first row is sent).
 
 Free text (a decline reason, a close note) never becomes a formula in a commander's
-spreadsheet: CSV cells that start like one are quoted, XLSX cells stay text.
+spreadsheet: CSV cells that start like one are quoted, XLSX cells stay text. Counts,
+hours and durations are XLSX numbers, so a spreadsheet adds them up.
 """
 
 import csv
 import itertools
 import tempfile
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +23,6 @@ from openpyxl.styles import Font
 
 from dispatch import hours, reports
 from dispatch.labels import STATUS_LABELS, TEAM_KIND_LABELS
-from review.formats import totals_cards
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -164,12 +164,39 @@ def _log_sheet(workbook: Workbook, filters: reports.LogFilter) -> None:
         sheet.append([values[0], time_cell, *(_xlsx_value(sheet, v) for v in values[2:])])
 
 
+def _duration(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=round(seconds))
+
+
+def totals_values(totals: reports.Totals) -> list[tuple[str, int | timedelta | None]]:
+    """The totals as a spreadsheet adds them up: one number a row. The page's cards
+    show some figures together ("1 of 2") and as words ("1 min 30 s"), which a
+    spreadsheet can only hold as text."""
+    return [
+        (_("Incidents"), totals.incidents),
+        (_("Vehicle dispatches"), totals.vehicle_dispatches),
+        (_("Boats"), totals.boats),
+        (_("Boat dispatches"), totals.boat_dispatches),
+        (_("Person-times"), totals.person_times),
+        (_("People moved"), totals.people_moved),
+        (_("Testing-site shifts"), totals.shifts),
+        (_("Testing-site shifts fully staffed"), totals.shifts_staffed),
+        (_("Testing sites with a full shift"), totals.sites_staffed),
+        (_("Median time to accept"), _duration(totals.median_accept_seconds)),
+        (_("Median time to arrive"), _duration(totals.median_arrive_seconds)),
+    ]
+
+
 def _totals_sheet(workbook: Workbook, filters: reports.LogFilter) -> None:
     summary = workbook.create_sheet(_("Totals"))
-    summary.column_dimensions["A"].width = 30
+    summary.column_dimensions["A"].width = 34
     summary.column_dimensions["B"].width = 14
-    for card in totals_cards(reports.report_totals(filters=filters)):
-        summary.append([card["label"], card["value"]])
+    for label, value in totals_values(reports.report_totals(filters=filters)):
+        cell = WriteOnlyCell(summary, value=value)
+        if isinstance(value, timedelta):
+            # A duration is a number of days to Excel; shown as hours:minutes:seconds.
+            cell.number_format = "[h]:mm:ss"
+        summary.append([label, cell])
 
 
 def log_xlsx_chunks(filters: reports.LogFilter) -> Iterator[bytes]:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from dispatch import reports
 
@@ -66,10 +66,17 @@ def totals_cards(totals: reports.Totals) -> list[dict]:
         {"key": "person-times", "value": number(totals.person_times), "label": _("Person-times")},
         {"key": "people-moved", "value": number(totals.people_moved), "label": _("People moved")},
         {
+            # "0/71 · 0 sites" puzzled commanders: the label says what both numbers
+            # count, the note where the full shifts were.
             "key": "shifts-staffed",
-            "value": f"{number(totals.shifts_staffed)} / {number(totals.shifts)}",
-            "label": _("Testing-site shifts staffed"),
-            "note": ngettext("at %(sites)s site", "at %(sites)s sites", totals.sites_staffed)
+            "value": _("%(staffed)s of %(shifts)s")
+            % {"staffed": number(totals.shifts_staffed), "shifts": number(totals.shifts)},
+            "label": pgettext("totals card", "Testing-site shifts fully staffed"),
+            "note": ngettext(
+                "full shifts at %(sites)s testing site",
+                "full shifts at %(sites)s testing sites",
+                totals.sites_staffed,
+            )
             % {"sites": number(totals.sites_staffed)},
         },
         {

@@ -7,6 +7,7 @@ laid out in review.charts (inline SVG), the downloads made in review.exports.
 For commanders and coordinators; a volunteer gets 403, someone signed out the login.
 """
 
+from dataclasses import replace
 from datetime import datetime
 from functools import wraps
 
@@ -61,20 +62,73 @@ def _query_without(request, *names: str) -> str:
 
 
 def _query_with(request, **values) -> str:
+    """The query string with these values set, and those given as None left out."""
     query = request.GET.copy()
     for name, value in values.items():
-        query[name] = value
+        if value is None:
+            query.pop(name, None)
+        else:
+            query[name] = value
     return query.urlencode()
 
 
 # --- the review page ------------------------------------------------------------------
 
 
+# ?order=oldest pages the log from its first event; by default it opens on the newest
+# (a commander reviewing a running operation wants what just happened). The exports keep
+# the log's own order, oldest first: a file is read from the top and sorted at will.
+OLDEST_FIRST = "oldest"
+
+
+def _oldest_first(request) -> bool:
+    return request.GET.get("order") == OLDEST_FIRST
+
+
+def _page_links(request, page, *, oldest_first: bool) -> dict:
+    """The pager's two buttons: the previous page holds earlier events when the log
+    runs oldest first, later ones when it runs newest first."""
+
+    def link(number, label):
+        return {"query": _query_with(request, page=number), "label": label}
+
+    earlier, later = _("Earlier"), _("Later")
+    before_label, after_label = (earlier, later) if oldest_first else (later, earlier)
+    return {
+        "previous": link(page.previous_page_number(), before_label)
+        if page.has_previous()
+        else None,
+        "next": link(page.next_page_number(), after_label) if page.has_next() else None,
+    }
+
+
+def _order_links(request) -> list[dict]:
+    """Newest first and oldest first, each from its first page, the filters kept."""
+    oldest_first = _oldest_first(request)
+    return [
+        {
+            "key": "newest",
+            "query": _query_with(request, page=None, order=None),
+            "label": _("Newest first"),
+            "current": not oldest_first,
+        },
+        {
+            "key": OLDEST_FIRST,
+            "query": _query_with(request, page=None, order=OLDEST_FIRST),
+            "label": _("Oldest first"),
+            "current": oldest_first,
+        },
+    ]
+
+
 @reviewer_required
 def review(request):
     form = filter_form(request)
     filters = form.log_filter()
+    oldest_first = _oldest_first(request)
     events = reports.log_filtered(filters=filters)
+    if not oldest_first:
+        events = events.order_by("-seq")
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     series = reports.report_series(filters=filters)
     context = {
@@ -92,6 +146,9 @@ def review(request):
         "rows": list(reports.log_rows(page.object_list)),
         "event_count": number(page.paginator.count),
         "query": _query_without(request, "page"),
+        "oldest_first": oldest_first,
+        "order_links": _order_links(request),
+        "page_links": _page_links(request, page, oldest_first=oldest_first),
     }
     return render(request, "review/review.html", context)
 
@@ -197,15 +254,33 @@ def _role_title(user) -> str:
     return _("Administrator")
 
 
+def _name_on_form(user) -> str:
+    """A person in the form's name boxes (3 and 8). user_name falls back to the login
+    when nobody recorded a name for the account (a staff login with no volunteer record
+    and no first or last name): on a signed form a bare login reads as a person's
+    name, so it says what it is, and where the name is missing."""
+    name = user_name(user)
+    if user is None or name != user.get_username():
+        return name
+    return _("%(login)s (login: no name on record)") % {"login": name}
+
+
+def _ics214(incident: Incident) -> reports.Ics214:
+    """The form as the page and its CSV show it. Its box 3 names the coordinator who
+    opened the incident (reports.incident_ics214)."""
+    form = reports.incident_ics214(incident=incident)
+    return replace(form, leader=_name_on_form(incident.reporter))
+
+
 @reviewer_required
 def incident_ics214(request, pk: int):
     incident = get_object_or_404(Incident.objects.select_related("township", "reporter"), pk=pk)
-    form = reports.incident_ics214(incident=incident)
+    form = _ics214(incident)
     context = {
         "incident": incident,
         "facts": _incident_facts(incident),
         "form": form,
-        "prepared_by": user_name(request.user),
+        "prepared_by": _name_on_form(request.user),
         "prepared_position": _role_title(request.user),
         "prepared_at": timezone.now(),
     }
@@ -267,8 +342,8 @@ def incident_ics214_csv(request, pk: int):
     incident = get_object_or_404(Incident.objects.select_related("township", "reporter"), pk=pk)
     rows = exports.ics214_rows(
         incident=incident,
-        form=reports.incident_ics214(incident=incident),
-        prepared_by=user_name(request.user),
+        form=_ics214(incident),
+        prepared_by=_name_on_form(request.user),
         position=_role_title(request.user),
     )
     return streamed_download(

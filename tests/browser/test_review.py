@@ -62,6 +62,12 @@ def test_a_commander_reviews_an_incident_and_exports_its_log(
     assert page.inner_text("[data-total=vehicle-dispatches] .value") == "3"
     assert page.inner_text("[data-total=people-moved] .value") == "60"
     assert page.locator("figure.chart svg").count() == 6
+    shifts = page.locator("[data-total=shifts-staffed]")
+    assert [shifts.locator(part).inner_text() for part in (".value", ".label", "small")] == [
+        "1 / 2",
+        "采样点满员班次 / 总班次",
+        "满员班次分布在1个采样点",
+    ]
     screenshot(page, "review-zh")
 
     # Filter the log to the flood.
@@ -73,6 +79,9 @@ def test_a_commander_reviews_an_incident_and_exports_its_log(
         f"#{scene.flood.pk} 龙湖镇 泰山村 群众被困"
     }
     assert page.inner_text("[data-total=boats] .value") == "2"
+    # Newest first: the flood's last entry heads the log.
+    seqs = [int(row["seq"]) for row in rows]
+    assert seqs == sorted(seqs, reverse=True)
 
     # The CSV of what is shown, row for row.
     with page.expect_download() as download_info:
@@ -84,9 +93,15 @@ def test_a_commander_reviews_an_incident_and_exports_its_log(
     with open(path, encoding="utf-8-sig", newline="") as exported:
         header, *records = list(csv.reader(exported))
     assert (header[0], header[1], header[3]) == ("序号", "时间（Asia/Shanghai）", "记录类型")
+    # The file runs oldest first, as the page does when asked (the filter kept).
+    page.click("nav.log-order [data-order=oldest]")
+    page.wait_for_url("**/review/?*order=oldest*")
+    rows = shown_rows(page)
+    assert {row["incident"] for row in rows} == {f"#{scene.flood.pk} 龙湖镇 泰山村 群众被困"}
     assert [record[0] for record in records] == [row["seq"] for row in rows]
     assert [record[3] for record in records] == [row["event"] for row in rows]
     assert [record[10] or record[11] for record in records] == [row["who"] for row in rows]
+    screenshot(page, "review-oldest-first-zh")
 
     # The incident's timeline: who was offered, delivery, sight, answer, arrival.
     page.click("table.log-table td.incident a >> nth=0")
@@ -110,6 +125,13 @@ def test_a_commander_reviews_an_incident_and_exports_its_log(
     page.wait_for_url(f"**/review/incidents/{scene.flood.pk}/ics214/")
     assert "工作日志（ICS 214）" in page.inner_text("h1")
     assert page.locator("#activities tbody tr").count() > 20
+    assert page.locator("#resources tbody tr", has_text="张伟").inner_text().split() == [
+        "张伟",
+        "2",
+        "×",
+        "救援",
+        "蓝天救援队",
+    ]
     screenshot(page, "review-ics214-zh")
     page.emulate_media(media="print")
     screenshot(page, "review-ics214-print-zh")  # as it prints: no bars, no buttons
@@ -119,10 +141,15 @@ def test_a_commander_reviews_an_incident_and_exports_its_log(
     page.select_option("form.language select", "en")
     page.wait_for_load_state("load")
     page.wait_for_selector("text=ACTIVITY LOG (ICS 214)")
-    assert "2. Operational period:" in page.inner_text("article.ics214")
+    form = page.inner_text("article.ics214")
+    assert "2. Operational period:" in form
+    assert "coordinator (login: no name on record)" in form
+    assert "a.m." not in form and "p.m." not in form  # one clock, 24-hour
     screenshot(page, "review-ics214-en")
     page.goto(f"{stack}/review/incidents/{scene.flood.pk}/")
     assert "Accepted 18:01:00" in offer_cells(page, "张伟")["answer"]
+    facts = page.inner_text(".facts")
+    assert "July 20, 2021 18:00" in facts and "July 20, 2021 20:30" in facts  # opened, closed
     screenshot(page, "review-timeline-en")
     page.goto(f"{stack}/review/")
     assert page.inner_text("h1") == "Deployment review"

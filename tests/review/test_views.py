@@ -4,7 +4,8 @@ log, the ICS-214 page, both languages."""
 import csv
 import io
 import math
-from datetime import date
+import re
+from datetime import date, timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -16,9 +17,9 @@ from dispatch.models import DeploymentEvent, EventKind
 from dispatch.reports import LogFilter, incident_ics214, log_filtered
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
-from review import exports
+from review import exports, views
 from tests.dispatch.test_reports import build_scene
-from volunteers.models import Skill, Township
+from volunteers.models import Skill, Township, Volunteer
 from volunteers.roles import Role
 
 pytestmark = [pytest.mark.usefixtures("live_index"), pytest.mark.django_db]
@@ -118,6 +119,20 @@ def test_it_shows_totals_charts_and_the_log(scene, commander):
     assert response.context["page"].paginator.count == DeploymentEvent.objects.count()
 
 
+def test_it_says_what_the_testing_site_figures_count(scene, commander):
+    url = reverse("review:index")
+
+    chinese = client_for(commander).get(url).content.decode()
+    english = client_for(commander, "en").get(url).content.decode()
+
+    def card(html):
+        found = re.search(r'data-total="shifts-staffed">(.*?)</div>', html, re.S)
+        return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+    assert card(english) == "1 of 2 Testing-site shifts fully staffed full shifts at 1 testing site"
+    assert card(chinese) == "1 / 2 采样点满员班次 / 总班次 满员班次分布在1个采样点"
+
+
 def test_it_filters_the_log_to_an_incident(scene, commander):
     response = client_for(commander).get(reverse("review:index"), {"incident": scene.flood.pk})
 
@@ -125,7 +140,7 @@ def test_it_filters_the_log_to_an_incident(scene, commander):
     expected = list(
         log_filtered(filters=LogFilter(incident=scene.flood.pk)).values_list("seq", flat=True)
     )
-    assert seqs == expected[: len(seqs)]
+    assert seqs == expected[::-1][: len(seqs)]  # newest first
     assert {row.incident_id for row in response.context["rows"]} == {scene.flood.pk}
     cards = {card["key"]: card["value"] for card in response.context["cards"]}
     assert (cards["incidents"], cards["boats"], cards["people-moved"]) == ("1", "2", "35")
@@ -146,11 +161,11 @@ def test_it_filters_by_date_township_team_and_volunteer(scene, commander):
     assert by_team.context["form"].is_valid()
     assert {row.vehicle.split(" ")[0] for row in by_phone.context["rows"]} == {"蓝天-01"}
     assert [row.kind for row in by_name.context["rows"]] == [
-        "offer.made",
-        "offer.delivered",
-        "offer.seen",
         "offer.accepted",
-    ]
+        "offer.seen",
+        "offer.delivered",
+        "offer.made",
+    ]  # newest first
 
 
 def test_it_shows_bad_filters_instead_of_failing(scene, commander):
@@ -171,8 +186,31 @@ def test_it_shows_bad_filters_instead_of_failing(scene, commander):
     assert client.get(reverse("review:log-xlsx"), {"team": "0"}).status_code == 400
 
 
-def test_it_pages_the_log(scene, commander):
-    client = client_for(commander)
+def pager(response) -> dict[str, str]:
+    """The pager's buttons as the page shows them: rel → label."""
+    html = response.content.decode()
+    nav = html[html.index('<nav class="pages">') :]
+    nav = nav[: nav.index("</nav>")]
+    return {
+        rel: nav.split(f'rel="{rel}"')[1].split(">", 1)[1].split("</a>")[0].strip(" ‹›")
+        for rel in ("prev", "next")
+        if f'rel="{rel}"' in nav
+    }
+
+
+def test_it_opens_the_log_on_the_newest_event(scene, commander):
+    response = client_for(commander, "en").get(reverse("review:index"))
+
+    rows = response.context["rows"]
+    newest = DeploymentEvent.objects.order_by("-seq").first()
+    assert rows[0].seq == newest.seq
+    assert [row.seq for row in rows] == sorted((row.seq for row in rows), reverse=True)
+    assert 'aria-current="true" data-order="newest"' in response.content.decode()
+    assert pager(response) == {"next": "Earlier"}
+
+
+def test_it_pages_the_log_from_the_newest_back(scene, commander):
+    client = client_for(commander, "en")
     total = DeploymentEvent.objects.count()
     assert total > 50
 
@@ -181,8 +219,43 @@ def test_it_pages_the_log(scene, commander):
 
     assert len(first.context["rows"]) == 50
     assert len(second.context["rows"]) == total - 50
-    assert second.context["rows"][0].seq == first.context["rows"][-1].seq + 1
-    assert "page=2" in first.content.decode()
+    assert second.context["rows"][0].seq == first.context["rows"][-1].seq - 1
+    assert second.context["rows"][-1].seq == DeploymentEvent.objects.order_by("seq").first().seq
+    assert 'href="?page=2"' in first.content.decode()
+    assert pager(second) == {"prev": "Later"}
+
+
+def test_it_pages_the_log_oldest_first_when_asked(scene, commander, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 20)
+    client = client_for(commander, "en")
+    query = {"order": "oldest", "incident": scene.flood.pk}
+    seqs = list(
+        log_filtered(filters=LogFilter(incident=scene.flood.pk)).values_list("seq", flat=True)
+    )
+    assert len(seqs) > 40
+
+    first = client.get(reverse("review:index"), query)
+    second = client.get(reverse("review:index"), {**query, "page": 2})
+    html = first.content.decode()
+
+    assert [row.seq for row in first.context["rows"]] == seqs[:20]
+    assert [row.seq for row in second.context["rows"]] == seqs[20:40]
+    assert pager(first) == {"next": "Later"}
+    assert pager(second) == {"prev": "Earlier", "next": "Later"}
+    # The filters keep the order, and the order switch keeps the filters.
+    assert '<input type="hidden" name="order" value="oldest">' in html
+    assert f'href="?incident={scene.flood.pk}" data-order="newest"' in html
+    newest = client.get(reverse("review:index"), {"incident": scene.flood.pk})
+    assert newest.context["rows"][0].seq == seqs[-1]
+
+
+def test_it_exports_the_log_oldest_first_whichever_order_the_page_shows(scene, commander):
+    client = client_for(commander)
+
+    for order in ("", "oldest"):
+        header, *rows = csv_rows(client.get(reverse("review:log-csv"), {"order": order}))
+        seqs = [int(row[0]) for row in rows]
+        assert seqs == sorted(seqs)
 
 
 # --- exports ------------------------------------------------------------------------------
@@ -248,8 +321,30 @@ def test_it_exports_the_same_rows_as_xlsx(scene, commander):
         assert xlsx_row[0] == int(csv_row[0])
         assert xlsx_row[1].strftime("%Y-%m-%d %H:%M:%S") == csv_row[1]
         assert [("" if v is None else str(v)) for v in xlsx_row[2:]] == csv_row[2:]
-    totals = dict(workbook.worksheets[1].iter_rows(values_only=True))
-    assert "60" in totals.values()
+
+
+def test_it_exports_the_totals_as_numbers(scene, commander):
+    response = client_for(commander, "en").get(reverse("review:log-xlsx"))
+
+    sheet = load_workbook(io.BytesIO(downloaded(response))).worksheets[1]
+    totals = {label.value: figure for label, figure in sheet.iter_rows()}
+    assert {label: cell.value for label, cell in totals.items()} == {
+        "Incidents": 3,
+        "Vehicle dispatches": 3,
+        "Boats": 2,
+        "Boat dispatches": 2,
+        "Person-times": 4,
+        "People moved": 60,
+        "Testing-site shifts": 2,
+        "Testing-site shifts fully staffed": 1,
+        "Testing sites with a full shift": 1,
+        "Median time to accept": timedelta(seconds=90),
+        "Median time to arrive": timedelta(seconds=1380),
+    }
+    # Numbers a spreadsheet adds up, not text; durations as Excel time (days) shown
+    # as hours:minutes:seconds.
+    assert {cell.data_type for cell in totals.values()} <= {"n", "d"}
+    assert totals["Median time to accept"].number_format == "[h]:mm:ss"
 
 
 def test_it_keeps_free_text_from_becoming_a_spreadsheet_formula(scene, commander):
@@ -342,6 +437,63 @@ def test_it_renders_the_ics214_activity_log(scene, commander):
     assert "Seen ·" not in html  # receipts stay on the timeline
 
 
+def ics214_boxes(html: str) -> dict[str, str]:
+    """The form's labelled boxes as printed: label → what follows it, tags dropped."""
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    boxes = {}
+    for label in ("3. Name:", "5. Home agency (and unit):", "8. Prepared by: Name:"):
+        after = text.split(label, 1)[1]
+        boxes[label] = re.split(r" (?:\d\. [A-Z]|Position/title:)", after, maxsplit=1)[0].strip()
+    return boxes
+
+
+def test_it_names_the_people_who_went_and_their_teams(scene, commander):
+    client = client_for(commander, "en")
+
+    response = client.get(reverse("review:ics214", args=[scene.flood.pk]))
+    rows = csv_rows(client.get(reverse("review:ics214-csv", args=[scene.flood.pk])))
+
+    html = response.content.decode()
+    shown = re.findall(r"<tr><td>(.*?)</td><td>.*?</td><td>(.*?)</td></tr>", html)
+    assert ("张伟", "蓝天救援队") in shown and ("刘洋", "蓝天救援队") in shown
+    resources = rows[rows.index(["Name", "ICS position", "Home agency (and unit)"]) + 1 :]
+    assert ["张伟", "2 × Rescue", "蓝天救援队"] in resources
+    # Names, never the logins behind them (a volunteer's login is their phone number).
+    assert scene.people["r1"].user.username not in html
+
+
+def test_it_names_a_coordinator_who_is_a_volunteer_and_their_team(scene, commander, coordinator):
+    volunteer = Volunteer.objects.create(
+        user=coordinator, name="马东", phone="13900000099", township=scene.flood.township
+    )
+    volunteer.teams.add(scene.blue_sky)
+    commander.first_name = "王建国"
+    commander.save()
+
+    html = client_for(commander, "en").get(reverse("review:ics214", args=[scene.flood.pk]))
+
+    assert ics214_boxes(html.content.decode()) == {
+        "3. Name:": "马东",
+        "5. Home agency (and unit):": "蓝天救援队",
+        "8. Prepared by: Name:": "王建国",
+    }
+
+
+def test_it_says_when_a_login_has_no_name_on_record(scene, commander):
+    client = client_for(commander, "en")
+
+    html = client.get(reverse("review:ics214", args=[scene.flood.pk])).content.decode()
+    rows = csv_rows(client.get(reverse("review:ics214-csv", args=[scene.flood.pk])))
+    chinese = client_for(commander).get(reverse("review:ics214", args=[scene.flood.pk]))
+
+    boxes = ics214_boxes(html)
+    assert boxes["3. Name:"] == "coordinator (login: no name on record)"
+    assert boxes["8. Prepared by: Name:"] == "commander (login: no name on record)"
+    assert ["3. Name", "coordinator (login: no name on record)"] in rows
+    assert rows[-1][:2] == ["8. Prepared by", "commander (login: no name on record)"]
+    assert "coordinator（账号，未登记姓名）" in chinese.content.decode()
+
+
 def test_it_exports_the_ics214_as_csv(scene, commander):
     response = client_for(commander, "en").get(reverse("review:ics214-csv", args=[scene.flood.pk]))
     rows = csv_rows(response)
@@ -391,6 +543,25 @@ def test_it_names_townships_and_skills_in_the_language(scene, commander):
 
     assert "龙湖镇" in chinese and "救援" in chinese
     assert "Longhu Town" in english and "2 × Rescue" in english
+
+
+def test_it_shows_times_on_one_24_hour_clock_in_english(scene, commander):
+    client = client_for(commander, "en")
+    pk = scene.flood.pk
+    urls = [
+        reverse("review:index"),
+        reverse("review:timeline", args=[pk]),
+        reverse("review:ics214", args=[pk]),
+        reverse("review:hours"),
+    ]
+
+    pages = {url: client.get(url).content.decode() for url in urls}
+
+    for url, html in pages.items():
+        assert not re.search(r"\b(a\.m\.|p\.m\.|noon|midnight)", html), url
+    timeline = pages[reverse("review:timeline", args=[pk])]
+    assert "July 20, 2021 18:00" in timeline and "July 20, 2021 20:30" in timeline
+    assert "Time from: 18:00" in pages[reverse("review:ics214", args=[pk])]
 
 
 def test_it_shows_the_day_when_a_range_is_one_day(scene, commander):
