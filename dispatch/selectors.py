@@ -30,6 +30,7 @@ from dispatch.models import (
     Assignment,
     AssignmentStatus,
     DeploymentEvent,
+    Engagement,
 )
 from incidents.models import Incident, Need
 from volunteers.models import Team, Township, Vehicle, VehicleKind, VehicleStatus, Volunteer
@@ -473,34 +474,93 @@ def _km_from(here: tuple[float, float], position: tuple[float, float] | None) ->
     return None if position is None else round(geodesic(here, position).km, 1)
 
 
+# Why a coordinator cannot choose a candidate by hand (need_manual_candidates'
+# "unavailable"; None when they can), in the order they are listed after the choosable.
+UNAVAILABLE_BUSY = "busy"  # on active work of another need
+UNAVAILABLE_NO_CREW = "no_crew"  # a vehicle none of whose crew is on duty and free
+UNAVAILABLE_OUT_OF_SERVICE = "out_of_service"
+UNAVAILABLE_ON_THIS_NEED = "on_this_need"  # holds (or held) a place of this very need
+UNAVAILABLE_ORDER = (
+    None,
+    UNAVAILABLE_BUSY,
+    UNAVAILABLE_NO_CREW,
+    UNAVAILABLE_OUT_OF_SERVICE,
+    UNAVAILABLE_ON_THIS_NEED,
+)
+
+
 def need_manual_candidates(*, need: Need, most: int) -> list[dict]:
-    """Whom a coordinator may assign to a need by hand, nearest first: volunteers with
-    the skill for a people need, vehicles of the kind (or deep enough, for a capability
-    need) otherwise; the free and on duty first, the busy listed and marked. Nobody who
-    already holds a place on this need, and no vehicle out of service."""
+    """Whom a coordinator may assign to a need by hand: volunteers with the skill for a
+    people need, vehicles of the kind (or deep enough, for a capability need) otherwise.
+
+    Each says in `unavailable` why it cannot be chosen (UNAVAILABLE_ORDER), or None:
+    the choosable come first, on duty before off duty, nearest first; then the others,
+    by reason. `busy` (on active work, anywhere) is kept for older pages; `busy_on`
+    names the incident of the other work, `place_status` the state of the place held
+    on this need. At most `most` candidates, and those on this need besides (a few:
+    at most the need's places), so the coordinator sees why they are not offered."""
     here = (need.incident.latitude, need.incident.longitude)
     if need.kind == Need.Kind.PEOPLE:
-        # One person fills one place of a need, even after finishing it.
-        placed = Assignment.objects.filter(need=need, status__in=FILLED_STATUSES)
-        found = _volunteer_candidates(need, here, placed)
+        found = _volunteer_candidates(need, here)
     else:
-        holding = Assignment.objects.filter(need=need, status__in=ACTIVE_STATUSES)
-        found = _vehicle_candidates(need, here, holding)
+        found = _vehicle_candidates(need, here)
 
     def order(candidate):
         distance = candidate["distance_km"]
-        return (candidate["busy"], not candidate["on_duty"], distance is None, distance or 0)
+        return (
+            UNAVAILABLE_ORDER.index(candidate["unavailable"]),
+            not candidate["on_duty"],
+            distance is None,
+            distance or 0,
+        )
 
-    return sorted(found, key=order)[:most]
+    found.sort(key=order)
+    on_this_need = [c for c in found if c["unavailable"] == UNAVAILABLE_ON_THIS_NEED]
+    others = [c for c in found if c["unavailable"] != UNAVAILABLE_ON_THIS_NEED]
+    listed = others[:most] + on_this_need
+    _say_where_busy(listed, by="volunteer" if need.kind == Need.Kind.PEOPLE else "vehicle")
+    return listed
 
 
-def _volunteer_candidates(need: Need, here, placed) -> list[dict]:
-    busy = volunteer_busy_ids()
-    rows = (
-        Volunteer.objects.filter(skills=need.skill)
-        .exclude(pk__in=placed.values("volunteer"))
-        .values_list("id", "name", "phone", "on_duty", *POSITION_COLUMNS)
+def _say_where_busy(candidates: list[dict], *, by: str) -> None:
+    """Fill in `busy_on` of the busy ones: the incident of their active work,
+    {"incident": id, "title": title}. A volunteer's own assignment, or the vehicle's
+    they went with (dispatch.models.Engagement); a vehicle's assignment."""
+    ids = [c[by] for c in candidates if c["unavailable"] == UNAVAILABLE_BUSY]
+    if not ids:
+        return
+    incident = ("need__incident_id", "need__incident__title")
+    active = Assignment.objects.filter(status__in=ACTIVE_STATUSES, **{f"{by}_id__in": ids})
+    rows = list(active.values_list(f"{by}_id", *incident))
+    if by == "volunteer":
+        rows += Engagement.objects.filter(volunteer_id__in=ids).values_list(
+            "volunteer_id", *(f"assignment__{name}" for name in incident)
+        )
+    where = {pk: {"incident": incident_id, "title": title} for pk, incident_id, title in rows}
+    for candidate in candidates:
+        if candidate["unavailable"] == UNAVAILABLE_BUSY:
+            candidate["busy_on"] = where.get(candidate[by])
+
+
+def _volunteer_candidates(need: Need, here) -> list[dict]:
+    # One person fills one place of a need, even after finishing it.
+    placed = dict(
+        Assignment.objects.filter(
+            need=need, status__in=FILLED_STATUSES, volunteer__isnull=False
+        ).values_list("volunteer_id", "status")
     )
+    rows = list(
+        Volunteer.objects.filter(skills=need.skill).values_list(
+            "id", "name", "phone", "on_duty", *POSITION_COLUMNS
+        )
+    )
+    busy = volunteer_busy_ids()
+
+    def unavailable(volunteer_id):
+        if volunteer_id in placed:
+            return UNAVAILABLE_ON_THIS_NEED
+        return UNAVAILABLE_BUSY if volunteer_id in busy else None
+
     return [
         {
             "volunteer": volunteer_id,
@@ -508,23 +568,41 @@ def _volunteer_candidates(need: Need, here, placed) -> list[dict]:
             "phone": phone,
             "on_duty": on_duty,
             "busy": volunteer_id in busy,
+            "unavailable": unavailable(volunteer_id),
+            "busy_on": None,  # filled in for those listed (_say_where_busy)
+            "place_status": placed.get(volunteer_id),
             "distance_km": _km_from(here, volunteer_position_of(*columns)),
         }
         for volunteer_id, name, phone, on_duty, *columns in rows
     ]
 
 
-def _vehicle_candidates(need: Need, here, holding) -> list[dict]:
-    vehicles = Vehicle.objects.exclude(pk__in=holding.values("vehicle")).exclude(
-        status=VehicleStatus.OUT_OF_SERVICE
+def _vehicle_candidates(need: Need, here) -> list[dict]:
+    holding = dict(
+        Assignment.objects.filter(
+            need=need, status__in=ACTIVE_STATUSES, vehicle__isnull=False
+        ).values_list("vehicle_id", "status")
     )
+    vehicles = Vehicle.objects.all()
     if need.kind == Need.Kind.VEHICLE:
         vehicles = vehicles.filter(kind=need.vehicle_kind)
     else:
         vehicles = vehicles.filter(max_water_depth_m__gte=need.water_depth_m)
-    busy = vehicle_busy_ids()
     vehicles = list(vehicles)
+    busy = vehicle_busy_ids()
     manned = vehicles_manned([vehicle.pk for vehicle in vehicles])
+
+    def unavailable(vehicle):
+        if vehicle.pk in holding:
+            return UNAVAILABLE_ON_THIS_NEED
+        # On a task by its assignments (the engine's rule) or by its status column
+        # (which the accept's conditional UPDATE reads): either way it cannot go.
+        if vehicle.pk in busy or vehicle.status == VehicleStatus.ASSIGNED:
+            return UNAVAILABLE_BUSY
+        if vehicle.status == VehicleStatus.OUT_OF_SERVICE:
+            return UNAVAILABLE_OUT_OF_SERVICE
+        return None if vehicle.pk in manned else UNAVAILABLE_NO_CREW
+
     return [
         {
             "vehicle": vehicle.pk,
@@ -534,6 +612,9 @@ def _vehicle_candidates(need: Need, here, holding) -> list[dict]:
             # Ready to go: in service, and someone of its crew on duty and free.
             "on_duty": vehicle.status == VehicleStatus.AVAILABLE and vehicle.pk in manned,
             "busy": vehicle.pk in busy,
+            "unavailable": unavailable(vehicle),
+            "busy_on": None,  # filled in for those listed (_say_where_busy)
+            "place_status": holding.get(vehicle.pk),
             "distance_km": _km_from(here, vehicle_position(vehicle)),
         }
         for vehicle in vehicles

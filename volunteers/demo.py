@@ -616,11 +616,13 @@ class DemoLogin:
 
 
 DEMO_LOGINS = [
-    # username, group (None: superuser), staff (may open the admin site)
-    ("admin", None, True),
-    ("coordinator", Role.COORDINATOR, True),
-    ("commander", Role.COMMANDER, True),
-    ("volunteer", Role.VOLUNTEER, False),
+    # username, group (None: superuser), staff (may open the admin site), the person's
+    # name (whole, in first_name: a Chinese name split in two would print back to front;
+    # the ICS-214 and the log show it rather than the login)
+    ("admin", None, True, ""),
+    ("coordinator", Role.COORDINATOR, True, "陈静"),
+    ("commander", Role.COMMANDER, True, "周建国"),
+    ("volunteer", Role.VOLUNTEER, False, ""),
 ]
 
 
@@ -665,7 +667,7 @@ def demo_logins_ensure() -> list[DemoLogin]:
     User = get_user_model()
     logins = []
     password_hash = None
-    for username, role, staff in DEMO_LOGINS:
+    for username, role, staff, name in DEMO_LOGINS:
         user = User.objects.filter(username=username).first()
         created = user is None
         if created:
@@ -673,6 +675,7 @@ def demo_logins_ensure() -> list[DemoLogin]:
             password_hash = password_hash or make_password(DEMO_PASSWORD)
             user = User.objects.create(
                 username=username,
+                first_name=name,
                 password=password_hash,
                 is_staff=staff,
                 is_superuser=role is None,

@@ -313,10 +313,16 @@ def test_it_lists_candidates_for_a_manual_assignment_nearest_and_free_first(
 
     body = client.get(f"/dashboard/needs/{incident.needs.get().pk}/candidates/").json()
 
-    listed = [(c["name"], c["on_duty"], c["busy"]) for c in body["candidates"]]
-    # The one already on this need is not listed; on duty before off duty.
-    assert listed == [("救援2", True, False), ("救援3", True, False), ("志愿者0009", False, False)]
+    listed = [(c["name"], c["on_duty"], c["unavailable"]) for c in body["candidates"]]
+    # On duty before off duty; the one already on this need last, and not choosable.
+    assert listed == [
+        ("救援2", True, None),
+        ("救援3", True, None),
+        ("志愿者0009", False, None),
+        ("救援1", True, "on_this_need"),
+    ]
     assert body["candidates"][0]["distance_km"] == pytest.approx(2.0, abs=0.1)
+    assert body["candidates"][-1]["place_status"] == "accepted"
 
 
 @pytest.mark.django_db
@@ -330,7 +336,35 @@ def test_it_does_not_offer_by_hand_someone_who_already_filled_a_place(client, co
 
     body = client.get(f"/dashboard/needs/{incident.needs.get().pk}/candidates/").json()
 
-    assert first.pk not in [c["volunteer"] for c in body["candidates"]]
+    # Listed, so the coordinator sees why, but not to be chosen: free again, not busy.
+    mine = next(c for c in body["candidates"] if c["volunteer"] == first.pk)
+    assert (mine["unavailable"], mine["place_status"], mine["busy"]) == (
+        "on_this_need",
+        "completed",
+        False,
+    )
+    assert [c["unavailable"] for c in body["candidates"]] == [None, None, "on_this_need"]
+
+
+@pytest.mark.django_db
+def test_it_says_why_a_busy_volunteer_cannot_be_assigned_by_hand(client, coordinator, offered):
+    incident, (first, second, _) = offered
+    other = open_rescue(coordinator, count=1)
+    services.assignment_assign_manually(
+        need_id=other.needs.get().pk,
+        target=services.ManualTarget(volunteer=second),
+        actor=coordinator,
+        reason="电话确认",
+    )
+    client.force_login(coordinator)
+
+    body = client.get(f"/dashboard/needs/{incident.needs.get().pk}/candidates/").json()
+
+    by_name = {c["name"]: c for c in body["candidates"]}
+    assert [c["name"] for c in body["candidates"]] == ["救援1", "救援3", "救援2"]
+    assert by_name["救援2"]["unavailable"] == "busy" and by_name["救援2"]["busy"] is True
+    assert by_name["救援2"]["busy_on"] == {"incident": other.pk, "title": other.title}
+    assert (by_name["救援1"]["unavailable"], by_name["救援1"]["busy_on"]) == (None, None)
 
 
 @pytest.mark.django_db
@@ -358,7 +392,8 @@ def test_it_lists_vehicles_deep_enough_for_a_capability_need(client, coordinator
 
     body = client.get(f"/dashboard/needs/{incident.needs.get().pk}/candidates/").json()
 
-    assert [c["name"] for c in body["candidates"]] == ["舟-深"]
+    # Nobody crews it: listed, and said why it cannot go.
+    assert [(c["name"], c["unavailable"]) for c in body["candidates"]] == [("舟-深", "no_crew")]
 
 
 @pytest.mark.django_db
@@ -409,6 +444,11 @@ def test_it_lists_vehicles_as_the_engine_sees_them(client, coordinator, voluntee
     # Busy because it holds an active assignment (its status column is not the rule);
     # with no reported position it has no distance (not its township seat's).
     assert listed == {"舟-近": (True, pytest.approx(1.1, abs=0.1)), "舟-无位置": (False, None)}
+    why = {c["name"]: (c["unavailable"], c["busy_on"]) for c in body["candidates"]}
+    assert why == {
+        "舟-近": ("busy", {"incident": earlier.pk, "title": "先前的任务"}),
+        "舟-无位置": ("no_crew", None),
+    }
 
 
 @pytest.mark.django_db

@@ -23,6 +23,7 @@ class ActionDialog {
 
   async open({ title, text = "", confirm, reasonRequired = true, choices = null, run }) {
     this.run = run;
+    this.choices = choices;
     this.reasonRequired = reasonRequired;
     document.getElementById("action-title").textContent = title;
     document.getElementById("action-text").textContent = text;
@@ -35,16 +36,22 @@ class ActionDialog {
     this.dialog.showModal();
     if (choices) {
       this.choice.append(h("option", { value: "" }, this.ctx.t("loading")));
-      try {
-        const options = await choices();
-        this.choice.replaceChildren(...options);
-        if (!options.length) this.errors.textContent = this.ctx.t("no_candidates");
-      } catch (error) {
-        this.errors.textContent = error.message;
-      }
+      await this.loadChoices();
       this.choice.focus();
     } else {
       this.reason.focus();
+    }
+  }
+
+  async loadChoices() {
+    try {
+      const options = await this.choices();
+      this.choice.replaceChildren(...options);
+      if (!options.some((option) => !option.disabled)) {
+        this.errors.textContent = this.ctx.t("no_candidates");
+      }
+    } catch (error) {
+      this.errors.textContent = error.message;
     }
   }
 
@@ -65,7 +72,14 @@ class ActionDialog {
       await this.run({ reason, choice });
       this.dialog.close();
     } catch (error) {
-      this.errors.textContent = this.ctx.t("request_failed", { reason: error.message });
+      const refusal = this.ctx.t("request_failed", { reason: error.message });
+      // Refused (the list was stale: they took a place meanwhile, say): the list as it
+      // is now, with nobody chosen, so a second click cannot assign someone else.
+      if (this.choices && error.status) {
+        await this.loadChoices();
+        this.choice.value = "";
+      }
+      this.errors.textContent = refusal;
     } finally {
       button.disabled = false;
     }
@@ -88,6 +102,21 @@ const SYSTEM_REASONS = {
   "incident resolved": "reason_incident_resolved",
   "incident cancelled": "reason_incident_cancelled",
 };
+
+// Why a candidate cannot be assigned by hand (need_manual_candidates' "unavailable"),
+// in words; "" when they can.
+function unavailableText(candidate, ctx) {
+  const why = candidate.unavailable ?? (candidate.busy ? "busy" : null);
+  if (why === "on_this_need") {
+    return ctx.t("unavailable_on_this_need",
+      { state: ctx.label("offer_state", candidate.place_status ?? "accepted") });
+  }
+  if (why === "busy" && candidate.busy_on) {
+    const { incident, title } = candidate.busy_on;
+    return ctx.t("unavailable_busy_on", { incident: title || ctx.t("incident_n", { id: incident }) });
+  }
+  return why ? ctx.t(`unavailable_${why}`) : "";
+}
 
 export class IncidentDetail {
   constructor(ctx, handlers) {
@@ -226,10 +255,14 @@ export class IncidentDetail {
       confirm: ctx.t("assign_confirm"),
       choices: async () => {
         const found = await getJSON(fill(ctx.config.urls.candidates, need.id));
-        return found.candidates.map((c) => h("option", {
-          value: c.volunteer ? `volunteer:${c.volunteer}` : `vehicle:${c.vehicle}`, disabled: c.busy,
-        }, [c.name, c.phone, c.distance_km !== null ? ctx.km(c.distance_km) : "",
-            c.busy ? ctx.t("busy") : c.on_duty ? "" : ctx.t("off_duty")].filter(Boolean).join(" · ")));
+        return found.candidates.map((c) => {
+          const why = unavailableText(c, ctx);
+          return h("option", {
+            value: c.volunteer ? `volunteer:${c.volunteer}` : `vehicle:${c.vehicle}`,
+            disabled: Boolean(why), dataset: { unavailable: c.unavailable ?? "" },
+          }, [c.name, c.phone, c.distance_km !== null ? ctx.km(c.distance_km) : "",
+              why || (c.on_duty ? "" : ctx.t("off_duty"))].filter(Boolean).join(" · "));
+        });
       },
       run: async ({ reason, choice }) => {
         const [kind, id] = choice.split(":");
