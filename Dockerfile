@@ -16,8 +16,11 @@ RUN pip install . && rm -rf build *.egg-info
 
 COPY . .
 
-# Static files are part of the image (WhiteNoise serves them). collectstatic reads the
-# settings, which want a SECRET_KEY; this one exists only during this build step.
+# Static files are part of the image (WhiteNoise serves them), with their contents' hash
+# in their names (config/storage.py): browsers keep them for a year. The server reads the
+# same STATIC_HASHED to ask for those names. collectstatic reads the settings, which want
+# a SECRET_KEY; this one exists only during this build step.
+ENV STATIC_HASHED=1
 RUN SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput
 
 # The code and static files stay owned by root: the server can read them, not change them.

@@ -26,12 +26,16 @@ node_modules/.installed: package-lock.json
 	touch $@
 
 # Sets up and runs the whole system. With no DATABASE_URL / REDIS_URL: SQLite, the
-# in-process channel layer and Celery in threads of the server (embedded default).
+# in-process channel layer and Celery in threads of the server (embedded default), with
+# DEBUG off like production (DEBUG=1 make run for Django's debug pages). Static files are
+# collected with hashed names (STATIC_HASHED, config/storage.py). The demo logins are
+# seeded only into the embedded default's own SQLite database.
+run: export STATIC_HASHED ?= 1
 run: install
 	@$(BIN)/python -m config.bind_guard $(HOST)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo $(if $(DATABASE_URL),,--allow-demo-logins)
 	@echo
 	@echo "  Tongxin 同心 is starting at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
 	@echo

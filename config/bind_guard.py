@@ -1,8 +1,8 @@
 """`make run` refuses to serve the embedded default beyond this machine.
 
-The embedded default runs with DEBUG on, a fixed development secret key and demo
-accounts whose password is printed in the README: on a network address anyone who can
-reach it could sign in as the administrator. It binds to a loopback address unless
+The embedded default is seeded with demo accounts whose password is printed in the
+README: on a network address anyone who can reach it could sign in as the
+administrator. It binds to a loopback address unless
 ALLOW_DEMO_ON_NETWORK=1 says, on purpose, that a demo on the network is wanted (a
 classroom, a drill). Production runs docker-compose, with its own settings.
 
@@ -33,8 +33,8 @@ def refusal(host: str, environ=os.environ) -> str | None:
     if environ.get("ALLOW_DEMO_ON_NETWORK") == "1":
         return None
     return (
-        f"Refusing to serve the embedded demo on {host}: it runs in debug mode with a "
-        "published secret key and demo passwords, so anyone on the network could sign "
+        f"Refusing to serve the embedded demo on {host}: its demo logins' "
+        "passwords are published, so anyone on the network could sign "
         "in as the administrator. Serve it on 127.0.0.1, or set ALLOW_DEMO_ON_NETWORK=1 "
         "if a demo on the network is really what you want (see README)."
     )

@@ -8,7 +8,11 @@ DATABASE_URL / REDIS_URL set: production backends (PostgreSQL, channels-redis, C
 on Redis, the Redis location index).
 """
 
+import contextlib
 import importlib.util
+import os
+import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,15 +34,43 @@ DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")
 EMBEDDED = not REDIS_URL
 
-DEBUG = env_bool("DEBUG", default=not DATABASE_URL)
+# No DATABASE_URL: the demo on this machine (`make run`), which must run with nothing
+# configured. With one: a deployment, which says what it wants.
+LOCAL_DEMO = not DATABASE_URL
+
+# Django's debug pages (a traceback, every URL listed on a 404) only when asked for, with
+# DEBUG=1: the demo too answers with the site's own 404 and 500 pages.
+DEBUG = env_bool("DEBUG", default=False)
+
+
+def _local_secret_key(path: Path) -> str:
+    """The demo's own secret key, made on its first start and kept in var/ (not in git),
+    so sessions outlive a restart. Not a fixed key in the code: that one would be
+    published, and anyone could sign a session cookie for a demo put on a network."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, made = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(50))
+            # Two commands starting at once (the server, a manage.py) keep one key:
+            # the link fails for the second.
+            with contextlib.suppress(FileExistsError):
+                os.link(made, path)
+        finally:
+            os.unlink(made)
+    return path.read_text().strip()
+
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "tongxin-embedded-development-key-not-for-production"
+    if not LOCAL_DEMO:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is")
+    SECRET_KEY = _local_secret_key(BASE_DIR / "var" / "secret_key")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if LOCAL_DEMO or DEBUG else []
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Behind the load balancer TLS ends at the proxy; HTTPS says the public URL is https.
@@ -46,7 +78,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # send that header. uvicorn (--proxy-headers) takes the scheme and the client's address
 # from it only when the connection comes from FORWARDED_ALLOW_IPS, the proxy's address,
 # and Django sees the result in the request.
-HTTPS = env_bool("HTTPS", default=not DEBUG)
+HTTPS = env_bool("HTTPS", default=not (LOCAL_DEMO or DEBUG))
 SECURE_SSL_REDIRECT = HTTPS
 # Load balancers probe over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -217,18 +249,29 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "var" / "static")
 # Leaflet's files from the django-leaflet package, served as /static/leaflet/...: the
 # package's Django app itself needs GeoDjango (GDAL), which Tongxin does not use.
 STATICFILES_DIRS = [
     Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static",
 ]
+# STATIC_HASHED=1 where collectstatic runs before the server (`make run`, the Docker
+# image): the files are collected with their contents' hash in their names and gzipped
+# (config/storage.py), the pages ask for those names, and WhiteNoise serves them from
+# STATIC_ROOT with a year-long immutable Cache-Control. Off (tests, a server started by
+# hand): the plain names, served straight from the apps' folders, never an old copy.
+STATIC_HASHED = env_bool("STATIC_HASHED", default=False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "config.storage.HashedStaticFilesStorage"
+        if STATIC_HASHED
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
 }
-# Served straight from the apps' folders when nobody ran collectstatic (embedded default).
-WHITENOISE_USE_FINDERS = True
+# With DEBUG on, Django's hashed storage hands out the plain names: served, as written,
+# from the apps' folders.
+WHITENOISE_USE_FINDERS = DEBUG or not STATIC_HASHED
 
 # --- REST API -----------------------------------------------------------------------
 
@@ -252,7 +295,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from the installed sidecar package: no CDN, the system runs on intranets.
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Tongxin's icon, as on every other page (pages.views.favicon).
+    "SWAGGER_UI_FAVICON_HREF": "/favicon.ico",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "AssignmentStatusEnum": "dispatch.models.AssignmentStatus",
@@ -423,6 +467,9 @@ CONTENT_SECURITY_POLICY = content_security_policy(MAP_TILES_URL)
 # GEOCODER_URL (e.g. an intranet "http://nominatim.internal"), the gazetteer as fallback.
 GEOCODER = env_str("GEOCODER")
 GEOCODER_URL = env_str("GEOCODER_URL")
+# The key of a service that needs one: "amap" (高德, GCJ-02) or "baidu" (BD-09), whose
+# points incidents.geocoding converts to WGS-84.
+GEOCODER_API_KEY = env_str("GEOCODER_API_KEY")
 
 # The location index (DESIGN.md §5): Redis GEO sets in production, in-process otherwise.
 LOCATION_INDEX_URL = "" if EMBEDDED else redis_url_with_db_offset(REDIS_URL, 2)

@@ -26,6 +26,7 @@ api_patterns = [
 
 urlpatterns = [
     path("", pages_views.home, name="home"),
+    path("favicon.ico", pages_views.favicon, name="favicon"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # The faces: one app each (README: Architecture).
@@ -37,3 +38,8 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# The site's own 404 page (pages/templates/404.html), JSON under /api/; Django's default
+# 500 view renders pages/templates/500.html, and config.api's middleware answers JSON
+# for /api/.
+handler404 = pages_views.not_found

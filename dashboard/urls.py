@@ -11,6 +11,7 @@ urlpatterns = [
     path("geocode/", views.geocode, name="geocode"),
     path("resources/", views.resources, name="resources"),
     path("markers/", views.markers, name="markers"),
+    path("units/", views.units, name="units"),
     path("incidents/<int:pk>/offers/", views.offers, name="offers"),
     path("needs/<int:pk>/candidates/", views.candidates, name="candidates"),
 ]

@@ -84,6 +84,34 @@ def _strings() -> dict:
         "geocode_failed": pgettext("dashboard", "The address lookup did not answer."),
         "located": pgettext("dashboard", "Located: %(name)s"),
         "picked_on_map": pgettext("dashboard", "Point picked on the map"),
+        # How precise a place is (issue 12): the form's words, and short labels.
+        "located_street": pgettext(
+            "dashboard",
+            "Street only: %(name)s. The pin is on the street, not at the door: check it on "
+            "the map.",
+        ),
+        "located_township": pgettext(
+            "dashboard",
+            "Township centre only: %(name)s. The pin is at its centre, not at this address. "
+            "Drag the pin or click the map where help is needed, or confirm below.",
+        ),
+        "located_city": pgettext(
+            "dashboard",
+            "City centre only: %(name)s. The pin is at the city's centre, not at this "
+            "address. Drag the pin or click the map where help is needed.",
+        ),
+        "confirmed_on_map": pgettext("dashboard", "Confirmed on the map: %(name)s"),
+        "confirm_first": pgettext(
+            "dashboard",
+            "This place is only an area's centre: drag the pin to the place, or confirm it "
+            "on the map, before opening the incident.",
+        ),
+        "precision_pin": pgettext("dashboard", "placed on the map"),
+        "precision_point": pgettext("dashboard", "coordinates"),
+        "precision_address": pgettext("dashboard", "exact address"),
+        "precision_street": pgettext("dashboard", "street only"),
+        "precision_township": pgettext("dashboard", "township centre: approximate place"),
+        "precision_city": pgettext("dashboard", "city centre: approximate place"),
         "no_location": pgettext(
             "dashboard", "Locate an address or click the map to place the incident."
         ),
@@ -153,7 +181,42 @@ def _strings() -> dict:
         "cancel_text": pgettext(
             "dashboard", "Open offers are withdrawn and assignments cancelled. Say why."
         ),
+        # A board for hundreds of incidents (issue 12): filters, the closing warning, the
+        # activity feed, the map's people and the status board.
+        "shown_of": pgettext("dashboard", "%(shown)s of %(total)s shown"),
+        "none_match": pgettext("dashboard", "No open incident matches the filter."),
+        "unfilled_warning": pgettext(
+            "dashboard", "Places still unfilled — nobody will be sent to them once it is closed:"
+        ),
+        "unfilled_line": pgettext("dashboard", "%(need)s: %(filled)s of %(places)s filled"),
+        "unfilled_vehicle": pgettext("dashboard", "%(need)s: no vehicle yet"),
+        "show_more": pgettext("dashboard", "Show more"),
+        "show_less": pgettext("dashboard", "Show less"),
+        "call": pgettext("dashboard", "Call %(name)s"),
+        "volunteers_here": pgettext("dashboard", "%(count)s volunteers here: zoom in"),
+        "since": pgettext("dashboard", "since %(time)s"),
+        "units_shown": pgettext("dashboard", "%(shown)s of %(total)s"),
+        "units_first": pgettext(
+            "dashboard", "the first %(shown)s of %(total)s: narrow the filter to see the rest"
+        ),
+        "no_units": pgettext("dashboard", "Nobody matches."),
+        "vehicle": pgettext("dashboard", "vehicle"),
+        **{f"unit_{value}": label for value, label in _unit_states()},
     }
+
+
+def _unit_states() -> list[tuple[str, str]]:
+    """The status board's states (dispatch.selectors.UNIT_STATES) in words, and "busy"
+    (any of the first three), for its filter."""
+    return [
+        ("busy", pgettext("unit state", "On a task")),
+        ("on_scene", pgettext("unit state", "On scene")),
+        ("en_route", pgettext("unit state", "En route")),
+        ("accepted", pgettext("unit state", "Accepted")),
+        ("offered", pgettext("unit state", "Offered")),
+        ("free", pgettext("unit state", "Free, on duty")),
+        ("off_duty", pgettext("unit state", "Off duty")),
+    ]
 
 
 def _reference() -> dict:
@@ -205,6 +268,7 @@ def dashboard(request):
             "geocode": reverse("dashboard:geocode"),
             "resources": reverse("dashboard:resources"),
             "markers": reverse("dashboard:markers"),
+            "units": reverse("dashboard:units") if can_edit else None,
         },
         "labels": labels_as_json(),
         "strings": _strings(),
@@ -218,6 +282,7 @@ def dashboard(request):
         "townships": config["townships"],
         # Most urgent first; values as numbers, for the template's default (high).
         "priorities": [(value, str(label)) for value, label in reversed(PRIORITY_LABELS.items())],
+        "unit_states": _unit_states(),
     }
     return render(request, "dashboard/dashboard.html", context)
 
@@ -322,3 +387,39 @@ def candidates(request, pk: int):
     need = get_object_or_404(Need.objects.select_related("incident"), pk=pk)
     found = selectors.need_manual_candidates(need=need, most=CANDIDATES_MAX)
     return JsonResponse({"need": need.pk, "candidates": found})
+
+
+# --- the status board ---------------------------------------------------------------------
+
+UNITS_ASKED_MAX = 500
+
+
+def _ids(request, name: str) -> list[int] | None:
+    """?<name>=1,2,3 as ids (None when absent); ValueError when not ids or too many."""
+    if name not in request.GET:
+        return None
+    text = request.GET[name].strip()
+    ids = [int(part) for part in text.split(",") if part.strip()] if text else []
+    if len(ids) > UNITS_ASKED_MAX or any(pk < 1 for pk in ids):
+        raise ValueError(name)
+    return ids
+
+
+@_dashboard_json(coordinators_only=True)
+def units(request):
+    """Who is where doing what, since when: every volunteer on duty or on a task and
+    every vehicle, with their state, the incident of their work and its title
+    (dispatch.selectors.units_status_board). ?volunteers=1,2&vehicles=3 gives only
+    those (the page asks for the ones a live event named). Coordinators only: it has
+    phone numbers and live positions (DESIGN.md §6)."""
+    try:
+        volunteer_ids, vehicle_ids = _ids(request, "volunteers"), _ids(request, "vehicles")
+    except ValueError:
+        return _json_error(
+            pgettext("dashboard", "Give at most %(most)s ids, separated by commas.")
+            % {"most": UNITS_ASKED_MAX},
+            400,
+        )
+    return JsonResponse(
+        selectors.units_status_board(volunteer_ids=volunteer_ids, vehicle_ids=vehicle_ids)
+    )

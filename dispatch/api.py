@@ -98,6 +98,15 @@ class AssignmentSerializer(serializers.ModelSerializer):
         source="need.incident.kind", choices=IncidentKind.choices, read_only=True
     )
     incident_address = serializers.CharField(source="need.incident.address", read_only=True)
+    # A string, not a second enum of Incident.location_precision's choices in the schema.
+    incident_location_precision = serializers.CharField(
+        source="need.incident.location_precision",
+        read_only=True,
+        help_text="How precisely latitude/longitude stand for the place (the incident's "
+        "`location_precision`: pin, point, address, street, township, city). `township` "
+        "or `city` is that area's centre: an approximate place, not to be navigated to "
+        "as if exact.",
+    )
     # An integer rather than an enum: the schema already names the priorities' enum
     # after Incident.priority (PriorityEnum).
     incident_priority = serializers.IntegerField(
@@ -161,6 +170,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "incident_title",
             "incident_kind",
             "incident_address",
+            "incident_location_precision",
             "incident_priority",
             "latitude",
             "longitude",

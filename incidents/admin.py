@@ -69,6 +69,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "latitude",
         "longitude",
         "address",
+        "location_precision",
         "township",
         "status",
         "closed_at",

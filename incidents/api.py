@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
@@ -17,7 +18,16 @@ from config.idempotency.services import (
     KEY_REUSED_RESPONSE,
     idempotent,
 )
-from incidents.models import Incident, IncidentKind, IncidentStatus, Need
+from incidents import geocoding
+from incidents.models import (
+    COARSE_PRECISIONS,
+    GEOCODE_PRECISIONS,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    LocationPrecision,
+    Need,
+)
 from incidents.selectors import incidents_with_needs, needs_with_fill
 from incidents.services import (
     IncidentClosed,
@@ -26,7 +36,7 @@ from incidents.services import (
     incident_open,
     incident_resolve,
 )
-from volunteers.models import Skill
+from volunteers.models import Skill, Township
 
 
 class SkillCodeField(serializers.SlugRelatedField):
@@ -112,6 +122,16 @@ def _with_fill(need: Need) -> Need:
 
 
 class IncidentSerializer(serializers.ModelSerializer):
+    """An incident and its needs.
+
+    Where it is: either coordinates (`latitude`, `longitude`: WGS-84), with
+    `location_precision` saying how precise they are ("pin" placed on a map, "address",
+    "street"…; "point" when not said); or only an `address`, which the server geocodes.
+    An address found only as a township's or the city's centre is refused (400, naming
+    `location_precision`) unless the request acknowledges it by sending
+    `location_precision` "township" (or "city") itself: a pin at a township's centre
+    sends boats to the wrong place (DESIGN.md §5c)."""
+
     needs = NeedSerializer(many=True)
     reporter = serializers.CharField(source="reporter.username", read_only=True)
 
@@ -125,6 +145,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "latitude",
             "longitude",
             "address",
+            "location_precision",
             "township",
             "priority",
             "people_affected",
@@ -136,12 +157,88 @@ class IncidentSerializer(serializers.ModelSerializer):
             "needs",
         ]
         read_only_fields = ["status", "reporter", "opened_at", "closed_at", "close_note"]
-        extra_kwargs = {"township": {"required": False}}
+        extra_kwargs = {
+            "township": {"required": False},
+            "latitude": {
+                "required": False,
+                "help_text": "WGS-84. With `longitude`; leave both out to have `address` geocoded.",
+            },
+            "longitude": {"required": False, "help_text": "WGS-84. With `latitude`."},
+            "location_precision": {
+                "required": False,
+                "help_text": "How precisely the coordinates stand for the place: `pin` "
+                "(placed or confirmed on a map), `point` (coordinates as given: the default "
+                "with coordinates), `address`, `street`, `township` (a township's centre), "
+                "`city` (the city's). Without coordinates, the precision `address` was "
+                "geocoded to; `township` or `city` must then be sent to accept a centre.",
+            },
+        }
 
     def validate_needs(self, needs):
         if not needs:
             raise serializers.ValidationError(_("An incident needs at least one need."))
         return needs
+
+    def validate(self, attrs):
+        latitude, longitude = attrs.get("latitude"), attrs.get("longitude")
+        if latitude is not None and longitude is not None:
+            attrs.setdefault("location_precision", LocationPrecision.POINT)
+            return attrs
+        if latitude is not None or longitude is not None:
+            missing = "longitude" if longitude is None else "latitude"
+            raise serializers.ValidationError({missing: _("Send latitude and longitude together.")})
+        return self._geocoded(attrs)
+
+    def _geocoded(self, attrs):
+        """No coordinates: the address's place, if it is precise enough or the caller
+        accepted how coarse it is."""
+        address = (attrs.get("address") or "").strip()
+        if not address:
+            raise serializers.ValidationError(
+                {"latitude": _("Send latitude and longitude, or an address to look up.")}
+            )
+        language = "zh" if (get_language() or "").startswith("zh") else "en"
+        place, service_failed = geocoding.geocode(address, language=language)
+        if place is None:
+            message = _("No place called “%(address)s” was found. Send latitude and longitude.") % {
+                "address": address
+            }
+            if service_failed:
+                message += " " + _("The geocoding service did not answer.")
+            raise serializers.ValidationError({"address": message})
+        accepted = attrs.get("location_precision")
+        if place.precision in COARSE_PRECISIONS and not _acknowledges(accepted, place.precision):
+            raise serializers.ValidationError(
+                {
+                    "location_precision": _(
+                        "“%(address)s” was found only as %(found)s (%(name)s), not as the "
+                        "address itself: people sent there go to its centre. Send latitude "
+                        "and longitude of the place, or send location_precision "
+                        "“%(precision)s” to accept the centre."
+                    )
+                    % {
+                        "address": address,
+                        "found": _("a township's centre")
+                        if place.precision == LocationPrecision.TOWNSHIP
+                        else _("the city's centre"),
+                        "name": place.name,
+                        "precision": place.precision,
+                    }
+                }
+            )
+        attrs["latitude"], attrs["longitude"] = place.latitude, place.longitude
+        attrs["location_precision"] = place.precision
+        if place.township_id and "township" not in attrs:
+            attrs["township"] = Township.objects.filter(pk=place.township_id).first()
+        return attrs
+
+
+def _acknowledges(accepted: str | None, found: str) -> bool:
+    """Whether the caller's `location_precision` accepts a place found at `found`: the
+    same precision, or a coarser one."""
+    if accepted not in GEOCODE_PRECISIONS:
+        return False
+    return GEOCODE_PRECISIONS.index(accepted) >= GEOCODE_PRECISIONS.index(found)
 
 
 class CloseSerializer(serializers.Serializer):

@@ -36,8 +36,36 @@ class IncidentStatus(models.TextChoices):
     CANCELLED = "cancelled", "已取消 cancelled"
 
 
+class LocationPrecision(models.TextChoices):
+    """How precisely an incident's coordinates stand for the place (DESIGN.md §5c).
+
+    A geocoder answers with one of the last four; "pin" is a point a coordinator placed
+    or confirmed on the map; "point" is coordinates an API client sent without saying
+    more (and every incident opened before precision was recorded)."""
+
+    PIN = "pin", "地图标定 placed on the map"
+    POINT = "point", "坐标 coordinates"
+    ADDRESS = "address", "门址 exact address"
+    STREET = "street", "道路 street"
+    TOWNSHIP = "township", "乡镇中心 township centre"
+    CITY = "city", "城市中心 city centre"
+
+
+# Finest first: a geocoder's four, as a coarseness rank.
+GEOCODE_PRECISIONS = (
+    LocationPrecision.ADDRESS,
+    LocationPrecision.STREET,
+    LocationPrecision.TOWNSHIP,
+    LocationPrecision.CITY,
+)
+# Coarser than a street: the pin is an area's centre, not the place. Confirmed on the
+# map before anyone is sent there.
+COARSE_PRECISIONS = frozenset({LocationPrecision.TOWNSHIP, LocationPrecision.CITY})
+
+
 class Incident(models.Model):
     Kind = IncidentKind
+    LocationPrecision = LocationPrecision
 
     class Priority(models.IntegerChoices):
         # Higher is more urgent; matching weighs travel time by it (DESIGN.md §5).
@@ -54,6 +82,12 @@ class Incident(models.Model):
     latitude = models.FloatField(validators=LATITUDE_VALIDATORS)
     longitude = models.FloatField(validators=LONGITUDE_VALIDATORS)
     address = models.CharField(max_length=300, blank=True)
+    location_precision = models.CharField(
+        max_length=8,
+        choices=LocationPrecision.choices,
+        default=LocationPrecision.POINT,
+        help_text="How precisely the coordinates stand for the place.",
+    )
     township = models.ForeignKey(
         Township, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
     )
@@ -82,6 +116,7 @@ class Incident(models.Model):
             ),
             choice_constraint("kind", IncidentKind),
             choice_constraint("status", IncidentStatus),
+            choice_constraint("location_precision", LocationPrecision),
         ]
 
     def __str__(self):
@@ -94,6 +129,11 @@ class Incident(models.Model):
     @property
     def is_urgent(self) -> bool:
         return self.kind in URGENT_KINDS
+
+    @property
+    def is_approximate(self) -> bool:
+        """Its pin is an area's centre (a township's, the city's), not the place."""
+        return self.location_precision in COARSE_PRECISIONS
 
 
 class Need(models.Model):

@@ -14,7 +14,7 @@ from dispatch import queue
 from dispatch.events import event_record
 from dispatch.models import EventKind
 from dispatch.services import incident_assignments_close
-from incidents.models import Incident, Need
+from incidents.models import Incident, LocationPrecision, Need
 from volunteers.models import Skill, Township
 from volunteers.selectors import township_nearest
 
@@ -83,9 +83,12 @@ def incident_open(
     priority: int = Incident.Priority.NORMAL,
     people_affected: int = 0,
     township: Township | None = None,
+    location_precision: str = LocationPrecision.POINT,
 ) -> Incident:
     """Open an incident with its needs. Raises ValidationError and writes nothing when
-    any part is invalid."""
+    any part is invalid. `location_precision` says how precisely the coordinates stand
+    for the place (incidents.models.LocationPrecision): callers that geocoded an address
+    say so; "point" is coordinates as given."""
     if not needs:
         raise ValidationError({"needs": _("An incident needs at least one need.")})
     incident = Incident(
@@ -95,6 +98,7 @@ def incident_open(
         latitude=latitude,
         longitude=longitude,
         address=address,
+        location_precision=location_precision,
         priority=priority,
         people_affected=people_affected,
         reporter=reporter,

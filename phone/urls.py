@@ -14,6 +14,7 @@ urlpatterns = [
     path("invitation/<str:secret>/", views.invitation, name="invitation"),
     path("sign-out-everywhere/", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("state/", views.state, name="state"),
+    path("assignments/<int:pk>/", views.assignment_status, name="assignment"),
     path("record/", record.record, name="record"),
     path("manifest.webmanifest", views.manifest, name="manifest"),
     path("sw.js", views.service_worker, name="service-worker"),

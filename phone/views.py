@@ -18,7 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -41,7 +41,7 @@ from dispatch.labels import (
     vehicle_label,
 )
 from dispatch.live import last_seq
-from dispatch.models import OPEN_STATUSES, Assignment
+from dispatch.models import ACTIVE_STATUSES, OPEN_STATUSES, Assignment
 from dispatch.selectors import vehicles_crewed_by
 from incidents.models import Incident, Need
 from signin.client import client_address, number_locked_out
@@ -69,12 +69,16 @@ SHELL_STATIC = [
     "phone/phone.css",
     "phone/phone.js",
     "phone/actions.js",
+    "phone/alerts.js",
     "phone/cards.js",
     "phone/connection.js",
     "phone/format.js",
     "phone/location.js",
     "phone/notice.js",
+    "phone/outbox.js",
     "phone/page.js",
+    "phone/queue.js",
+    "phone/sketch.js",
     "phone/socket.js",
     "phone/state.js",
     "phone/icon.svg",
@@ -89,12 +93,15 @@ def _when(value):
     return value.isoformat() if value else None
 
 
-def _assignment_row(assignment: Assignment, row: dict) -> dict:
+def _assignment_row(assignment: Assignment, row: dict, situation: dict) -> dict:
     """An assignment as the REST API gives it (`row`, AssignmentSerializer: the same
     fields as the socket's snapshot), with the words the page shows for it in the
-    active language."""
+    active language, and the situation the volunteer decides on before accepting
+    (`situation`, from _situations)."""
     need = assignment.need
     incident = need.incident
+    seen = situation.get(incident.pk, {})
+    depth = seen.get("water_depth_m")
     return {
         **row,
         "kind_label": label_of(INCIDENT_KIND_LABELS, incident.kind),
@@ -105,7 +112,42 @@ def _assignment_row(assignment: Assignment, row: dict) -> dict:
         "note": need.note,
         "vehicle_label": vehicle_label(assignment.vehicle) or None,
         "asks_people_moved": incident.kind in MOVES_PEOPLE or need.kind == Need.Kind.CAPABILITY,
+        # The situation, shown on the offer before accepting (issue 12).
+        "people_affected": incident.people_affected,
+        "people_to_move": need.people_to_move,
+        "water_depth_m": float(depth) if depth is not None else None,
+        "need_count": need.count,
+        "need_filled": seen.get("filled", {}).get(need.pk, 0),
+        "others_going": seen.get("going", 0),
     }
+
+
+def _situations(assignments: list[Assignment], volunteer) -> dict:
+    """For each incident of `assignments`: the deepest water any of its needs reports,
+    how many people and vehicles are on their way or there now (`going`, this volunteer's
+    own work left out) and, per need, how many places are taken (`filled`). Two queries
+    whatever the number of rows."""
+    incident_ids = {assignment.need.incident_id for assignment in assignments}
+    if not incident_ids:
+        return {}
+    found = {incident_id: {"filled": {}, "going": 0} for incident_id in incident_ids}
+    for incident_id, depth in (
+        Need.objects.filter(incident_id__in=incident_ids)
+        .values_list("incident_id")
+        .annotate(depth=Max("water_depth_m"))
+    ):
+        found[incident_id]["water_depth_m"] = depth
+    active = (
+        Assignment.objects.filter(need__incident_id__in=incident_ids, status__in=ACTIVE_STATUSES)
+        .exclude(volunteer=volunteer)
+        .exclude(vehicle__crew=volunteer)
+        .values_list("need__incident_id", "need_id")
+        .annotate(taken=Count("id", distinct=True))
+    )
+    for incident_id, need_id, taken in active:
+        found[incident_id]["filled"][need_id] = taken
+        found[incident_id]["going"] += taken
+    return found
 
 
 def _vehicle_row(vehicle) -> dict:
@@ -144,6 +186,7 @@ def phone_state(volunteer) -> dict:
         .order_by("-offered_at", "-id")
     )
     rows = AssignmentSerializer(assignments, many=True).data
+    situation = _situations(assignments, volunteer)
     vehicles = vehicles_crewed_by(volunteer_id=volunteer.pk)
     return {
         "now": timezone.now().isoformat(),
@@ -154,9 +197,13 @@ def phone_state(volunteer) -> dict:
             "township": township_name(volunteer.township),
             "on_duty": volunteer.on_duty,
             "last_located_at": _when(volunteer.last_located_at),
+            # Their own last known position: the offer's sketch shows where the incident
+            # lies from it until the phone has a fresh fix.
+            "latitude": volunteer.last_latitude,
+            "longitude": volunteer.last_longitude,
         },
         "assignments": [
-            _assignment_row(assignment, row)
+            _assignment_row(assignment, row, situation)
             for assignment, row in zip(assignments, rows, strict=True)
         ],
         "vehicles": [_vehicle_row(vehicle) for vehicle in vehicles],
@@ -192,6 +239,13 @@ def _strings() -> dict:
         "sending": _("Sending…"),
         "what": _("Needed"),
         "where": _("Where"),
+        "approximate_township": _(
+            "Approximate: the township's centre. Ask the coordinator for the exact place."
+        ),
+        "approximate_city": _(
+            "Approximate: the city's centre. Ask the coordinator for the exact place."
+        ),
+        "approximate_street": _("Street only: check the house number when you get there."),
         "distance": _("Distance"),
         "eta": _("Travel time"),
         "vehicle": _("Vehicle"),
@@ -209,7 +263,7 @@ def _strings() -> dict:
         "open_map": _("Navigate"),
         "amap": _("Gaode map"),
         "shifts_heading": _("Upcoming shifts"),
-        "idle_on": _("Standing by. New offers appear here; keep this page open."),
+        "idle_on": _("Standing by. New offers appear here."),
         "idle_off": _("You are off duty. Go on duty to receive task offers."),
         "no_answer": _("No answer from the server. Check your connection, then try again."),
         "accepted_notice": _("Accepted. The coordinators can see you are coming."),
@@ -228,6 +282,56 @@ def _strings() -> dict:
         "out_of_service_notice": _("%(call_sign)s is out of service. It gets no offers now."),
         "in_service_notice": _("%(call_sign)s is back in service."),
         "dismiss": _("Close"),
+        # Alerts: a tone, a notification, the screen kept on (alerts.js).
+        "alerts_enable": _("Turn on alerts"),
+        "alerts_enable_hint": _(
+            "A new offer rings and shows a notification, even on a locked screen."
+        ),
+        "alerts_sound_again": _("Turn the sound back on"),
+        "alerts_on": _("Alerts on"),
+        "alerts_blocked": _(
+            "Notifications are blocked: offers ring only while this page is open. "
+            "Allow notifications in the browser's site settings."
+        ),
+        "alerts_no_notifications": _(
+            "This browser shows no notifications: offers ring on this page."
+        ),
+        "wake_on": _("Screen stays on"),
+        "wake_off": _("Screen may sleep"),
+        "wake_unsupported": _("This browser cannot keep the screen on"),
+        "notification_open": _("Tap to open the offer"),
+        # The situation before accepting (cards.js, sketch.js).
+        "arrived": _("Arrived %(time)s"),
+        "situation": _("Situation"),
+        "people_affected": _("People affected"),
+        "people_to_move": _("People to move"),
+        "water_depth": _("Water depth"),
+        "places": _("Places taken"),
+        "places_value": _("%(filled)s of %(count)s"),
+        "others_going": _("Others going"),
+        "nobody_yet": _("Nobody yet"),
+        "from_you": _("%(distance)s %(direction)s of you"),
+        "position_unknown": _("Your position is not known yet."),
+        "sketch_label": _("Sketch: where the incident lies from you"),
+        "you": _("You"),
+        "north_letter": _("N"),
+        "dir_n": _("north"),
+        "dir_ne": _("north-east"),
+        "dir_e": _("east"),
+        "dir_se": _("south-east"),
+        "dir_s": _("south"),
+        "dir_sw": _("south-west"),
+        "dir_w": _("west"),
+        "dir_nw": _("north-west"),
+        # Answers and reports tapped offline (queue.js, outbox.js).
+        "waiting_heading": _("Waiting to send"),
+        "waiting_hint": _("Sent by itself, in this order, when the connection is back."),
+        "waiting_item": _("Waiting to send: %(action)s · %(title)s"),
+        "waiting_short": _("waiting to send"),
+        "waiting_answer": _("Your answer is waiting to send. It counts once the server has it."),
+        "cancel": _("Cancel"),
+        "sent_notice": _("Sent: %(action)s · %(title)s"),
+        "refused_notice": _("Not sent: %(action)s · %(title)s. %(reason)s"),
     }
 
 
@@ -244,6 +348,7 @@ def _api_urls() -> dict:
         "status": with_id("api:assignment-status"),
         "vehicle_service": with_id("api:vehicle-service"),
         "service_worker": reverse("phone:service-worker"),
+        "assignment": with_id("phone:assignment"),
     }
 
 
@@ -414,6 +519,29 @@ def state(request):
     if volunteer is None:
         return JsonResponse({"detail": _("Only volunteers have this page.")}, status=403)
     return JsonResponse(phone_state(volunteer))
+
+
+@require_GET
+@never_cache
+def assignment_status(request, pk: int):
+    """Where one of the volunteer's own assignments (or their vehicle's) stands now:
+    `{"id", "status"}`. The page asks after the server refused an answer or a report it
+    had queued: a refusal because it is already done (the first try got through, its
+    reply did not) counts as sent (queue.js, settled)."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"detail": _("Sign in first.")}, status=401)
+    volunteer = getattr(request.user, "volunteer", None)
+    if volunteer is None:
+        return JsonResponse({"detail": _("Only volunteers have this page.")}, status=403)
+    found = (
+        Assignment.objects.filter(pk=pk)
+        .filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
+        .values_list("status", flat=True)
+        .first()
+    )
+    if found is None:
+        return JsonResponse({"detail": _("No such assignment of yours.")}, status=404)
+    return JsonResponse({"id": pk, "status": found})
 
 
 @require_GET

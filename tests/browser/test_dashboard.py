@@ -130,7 +130,10 @@ def test_a_coordinator_opens_an_incident_by_address_and_watches_it_fill_live(
     page.click("#new-incident")
     page.fill("#address", "龙湖镇")
     page.click("#locate")
-    expect(page.locator("#location-status")).to_contain_text("已定位：龙湖镇")
+    # A township's seat stands for the whole township: confirmed on the map (issue 12).
+    expect(page.locator("#location-status")).to_contain_text("只找到乡镇中心：龙湖镇")
+    page.check("#confirm-place")
+    expect(page.locator("#location-status")).to_contain_text("已在地图上确认：龙湖镇")
     # What and what it needs: one rescuer.
     page.select_option("select[name=kind]", "flood_rescue")
     page.fill("input[name=title]", TITLE)
@@ -212,7 +215,7 @@ def test_a_coordinator_opens_an_incident_by_address_and_watches_it_fill_live(
     page.click("#new-incident")
     page.fill("#address", "Longhu Town")
     page.press("#address", "Enter")
-    expect(page.locator("#location-status")).to_contain_text("Located: Longhu Town")
+    expect(page.locator("#location-status")).to_contain_text("Township centre only: Longhu Town")
     page.select_option("select[name=kind]", "evacuation")
     for kind in ("people", "vehicle", "capability"):
         page.click(f"[data-add-need={kind}]")

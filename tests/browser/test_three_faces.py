@@ -37,10 +37,14 @@ pytestmark = [
 # What the coordinator types, in their language: the place (the gazetteer knows the
 # township by either name; its seat is SITE) and the title.
 TYPED = {
-    "zh": {"address": "龙湖镇", "located": "已定位：龙湖镇", "title": "龙湖镇 泰山村 群众被困"},
+    "zh": {
+        "address": "龙湖镇",
+        "located": "已在地图上确认：龙湖镇",
+        "title": "龙湖镇 泰山村 群众被困",
+    },
     "en": {
         "address": "Longhu Town",
-        "located": "Located: Longhu Town",
+        "located": "Confirmed on the map: Longhu Town",
         "title": "Longhu: people trapped in Taishan village",
     },
 }
@@ -120,6 +124,8 @@ def test_a_coordinator_opens_an_incident_a_volunteer_takes_it_and_the_commander_
     dashboard.click("#new-incident")
     dashboard.fill("#address", typed["address"])
     dashboard.click("#locate")
+    # A township's seat: the coordinator confirms it on the map (issue 12).
+    dashboard.check("#confirm-place")
     expect(dashboard.locator("#location-status")).to_contain_text(typed["located"])
     dashboard.select_option("select[name=kind]", "flood_rescue")
     dashboard.fill("input[name=title]", typed["title"])

@@ -96,6 +96,7 @@ EXPECTED = {
     "GET rest_framework:login":       row(200,         200,   200,   200,   200,   200),
     "POST rest_framework:logout":     row(200,         200,   200,   200,   200,   200),
     "GET healthz":                    row(200,         200,   200,   200,   200,   200),
+    "GET favicon":                    row(302,         302,   302,   302,   302,   302),
     # --- the coordinators' dashboard (commanders read it) -------------------------------
     "GET dashboard:index":            row(LOGIN,       403,   403,   200,   200,   200),
     "GET dashboard:geocode":          row(401,         403,   403,   200,   200,   200),
@@ -104,12 +105,14 @@ EXPECTED = {
     "POST dashboard:markers":         row(405,         405,   405,   405,   405,   405),
     "GET dashboard:offers":           row(401,         403,   403,   200,   200,   200),
     "GET dashboard:candidates":       row(401,         403,   403,   403,   200,   200),
+    "GET dashboard:units":            row(401,         403,   403,   403,   200,   200),
     # --- the volunteer's phone page ---------------------------------------------------
     "GET phone:home":                 row(PHONE_LOGIN, 200,   200,   403,   403,   403),
     "GET phone:login":                row(200,         PHONE, PHONE, PHONE, PHONE, PHONE),
     "GET phone:state":                row(401,         200,   200,   403,   403,   403),
     "GET phone:record":               row(PHONE_LOGIN, 200,   200,   403,   403,   403),
     "POST phone:state":               row(405,         405,   405,   405,   405,   405),
+    "GET phone:assignment":           row(401,         200,   404,   403,   403,   403),
     "GET phone:manifest":             row(200,         200,   200,   200,   200,   200),
     "GET phone:service-worker":       row(200,         200,   200,   200,   200,   200),
     # Signing in without a password (issue 11): anyone may ask; the answers say nothing
@@ -346,6 +349,7 @@ CALLS = {
     "GET rest_framework:login": Call(),
     "POST rest_framework:logout": Call(),
     "GET healthz": Call(),
+    "GET favicon": Call(),
     "GET dashboard:index": Call(),
     "GET dashboard:geocode": Call(query={"q": "龙湖镇"}),
     "GET dashboard:resources": Call(),
@@ -353,6 +357,7 @@ CALLS = {
     "POST dashboard:markers": Call(),
     "GET dashboard:offers": Call(pk=INCIDENT),
     "GET dashboard:candidates": Call(pk=NEED),
+    "GET dashboard:units": Call(),
     "GET phone:home": Call(),
     "GET phone:login": Call(),
     "GET phone:state": Call(
@@ -361,6 +366,7 @@ CALLS = {
         )
     ),
     "POST phone:state": Call(),
+    "GET phone:assignment": Call(pk=ASSIGNMENT),
     "GET phone:record": Call(),
     "GET phone:manifest": Call(),
     "GET phone:service-worker": Call(),

@@ -1,4 +1,4 @@
-"""`make run` serves the embedded demo (debug, published passwords) on loopback only,
+"""`make run` serves the embedded demo (published passwords) on loopback only,
 unless told explicitly."""
 
 import subprocess

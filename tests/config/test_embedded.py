@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -102,18 +103,28 @@ def _request(url: str, *, data: dict | None = None, token: str | None = None) ->
         return {"status": response.status, "body": response.read().decode()}
 
 
+def _missing(url: str) -> dict:
+    try:
+        urllib.request.urlopen(url, timeout=10)
+    except urllib.error.HTTPError as error:
+        return {"status": error.code, "body": error.read().decode()}
+    raise AssertionError(f"{url} was found")
+
+
 def test_it_runs_the_whole_system_on_sqlite_with_no_servers(tmp_path):
     env = environment(
         **EMBEDDED, SQLITE_PATH=str(tmp_path / "tongxin.sqlite3"), EVENT_RELAY_SECONDS="1"
     )
     _manage("migrate", "-v0", env=env)
-    _manage("seed_demo", env=env)
+    # As `make run` does: the embedded default runs with DEBUG off, like production.
+    _manage("seed_demo", "--allow-demo-logins", env=env)
 
     with asgi_server(env) as base:
         pages = {
             path: _request(base + path)["status"]
             for path in ("/", "/api/schema/", "/api/docs/", "/admin/login/")
         }
+        missing = _missing(f"{base}/no-such-page/")
         login = {"username": "coordinator", "password": "tongxin-demo"}
         token = json.loads(_request(f"{base}/api/auth/token/", data=login)["body"])["token"]
         evacuation = {
@@ -154,6 +165,11 @@ def test_it_runs_the_whole_system_on_sqlite_with_no_servers(tmp_path):
         )
 
     assert pages == {"/": 200, "/api/schema/": 200, "/api/docs/": 200, "/admin/login/": 200}
+    # With nothing configured, DEBUG is off: the site's own 404 page, not Django's list
+    # of every URL.
+    assert missing["status"] == 404
+    assert "此地址没有页面" in missing["body"]
+    assert "URLconf" not in missing["body"]
     assert created["status"] == 201
     assert {offer["status"] for offer in offered} == {"offered"}
     assert len(offered) == 3  # two places, urgent: 50 % more offers

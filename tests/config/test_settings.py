@@ -1,6 +1,7 @@
 """The production settings: what `check --deploy` says, Celery set for no loss, and beat's
 schedule doing its work."""
 
+import json
 import os
 import subprocess
 import sys
@@ -61,6 +62,61 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
     result = _manage("check", environment=environment)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def _local_demo_settings(**environment: str) -> dict:
+    """The settings `make run` gets with nothing configured (no DATABASE_URL, REDIS_URL,
+    SECRET_KEY, DEBUG, HTTPS or ALLOWED_HOSTS), as JSON."""
+    script = (
+        "import json; from django.conf import settings as s; print(json.dumps({"
+        "'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, 'https': s.SECURE_SSL_REDIRECT, "
+        "'secure_cookies': s.SESSION_COOKIE_SECURE, 'key': s.SECRET_KEY, "
+        "'static': s.STORAGES['staticfiles']['BACKEND']}))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "ALLOWED_HOSTS"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=PROJECT,
+        env={**clean, "DATABASE_URL": "", "REDIS_URL": "", "SECRET_KEY": "", **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_it_runs_the_local_demo_with_debug_off_and_nothing_configured():
+    first = _local_demo_settings()
+    again = _local_demo_settings()
+
+    assert first["debug"] is False
+    assert first["hosts"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert first["https"] is False and first["secure_cookies"] is False
+    # Its own key, made once and kept (var/secret_key), not one published in the code.
+    assert len(first["key"]) >= 50
+    assert again["key"] == first["key"]
+    assert first["key"] == (PROJECT / "var" / "secret_key").read_text().strip()
+    assert first["static"] == "whitenoise.storage.CompressedStaticFilesStorage"
+
+
+def test_it_shows_the_debug_pages_only_when_asked():
+    assert _local_demo_settings(DEBUG="1")["debug"] is True
+    assert _local_demo_settings(STATIC_HASHED="1")["static"] == (
+        "config.storage.HashedStaticFilesStorage"
+    )
+
+
+def test_it_makes_the_local_demos_secret_key_once_and_keeps_it_private(tmp_path):
+    from config.settings import _local_secret_key
+
+    path = tmp_path / "var" / "secret_key"
+    made = _local_secret_key(path)
+
+    assert _local_secret_key(path) == made
+    assert path.stat().st_mode & 0o077 == 0
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]
+    assert made != _local_secret_key(tmp_path / "elsewhere" / "secret_key")
 
 
 def test_it_never_lets_the_broker_redeliver_a_task_before_its_countdown():

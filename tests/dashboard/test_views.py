@@ -12,7 +12,7 @@ from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_open
 from tests.dispatch import scenes
 from tests.dispatch.scenes import KM, SITE
-from volunteers.models import Team, Township, Vehicle, VehicleKind
+from volunteers.models import Team, Township, Vehicle, VehicleKind, Volunteer
 
 
 def page_config(response) -> dict:
@@ -472,3 +472,128 @@ def test_it_keeps_closed_assignments_out_of_the_busy_count(client, coordinator, 
 
     assert board["volunteers"]["busy"] == 0
     assert Assignment.objects.get(volunteer=first).status == AssignmentStatus.CANCELLED
+
+
+# --- the status board: who is where doing what (issue 12) ---------------------------------
+
+
+@pytest.mark.django_db
+def test_it_lets_only_coordinators_see_the_status_board(client, commander, volunteer):
+    anonymous = client.get("/dashboard/units/")
+    client.force_login(volunteer.user)
+    as_volunteer = client.get("/dashboard/units/")
+    client.force_login(commander)
+    as_commander = client.get("/dashboard/units/")
+
+    assert [anonymous.status_code, as_volunteer.status_code, as_commander.status_code] == [
+        401,
+        403,
+        403,
+    ]
+    assert as_commander.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_it_gives_the_status_board_url_to_coordinators_only(client, coordinator, commander):
+    client.force_login(coordinator)
+    mine = page_config(client.get("/dashboard/"))
+    client.force_login(commander)
+    theirs = page_config(client.get("/dashboard/"))
+
+    assert mine["urls"]["units"] == "/dashboard/units/"
+    assert theirs["urls"]["units"] is None
+    assert 'id="status-board"' not in client.get("/dashboard/").content.decode()
+
+
+@pytest.mark.django_db
+def test_it_says_who_is_where_doing_what_and_since_when(client, coordinator, resources):
+    client.force_login(coordinator)
+
+    board = client.get("/dashboard/units/").json()
+
+    people = {row["id"]: row for row in board["volunteers"]}
+    # On duty or on a task; the one off duty is left out of the whole board.
+    assert set(people) == {resources[name].pk for name in ("busy", "idle", "north")}
+    busy = people[resources["busy"].pk]
+    assert busy["state"] == "accepted"
+    assert busy["incident_title"] == Incident.objects.get().title
+    assert busy["since"] and busy["phone"] == "13900000001"
+    assert busy["teams"] == [resources["team"].pk]
+    assert (busy["latitude"], busy["longitude"]) == (34.4, 113.74)
+    idle = people[resources["idle"].pk]
+    assert (idle["state"], idle["incident"], idle["incident_title"]) == ("free", None, None)
+    assert (idle["latitude"], idle["longitude"]) == (34.41, 113.75)  # home
+    vehicles = {row["name"]: row["state"] for row in board["vehicles"]}
+    assert vehicles == {"舟-1": "free", "舟-2": "off_duty", "卡-1": "free"}
+    assert board["teams"] == [{"id": resources["team"].pk, "name": "蓝天救援队"}]
+
+
+@pytest.mark.django_db
+def test_it_shows_offers_and_progress_on_the_status_board(client, coordinator, offered):
+    incident, (first, second, third) = offered
+    services.assignment_accept(assignment_id=offer_to(first).pk, volunteer=first)
+    services.assignment_progress(
+        assignment_id=offer_to(first).pk, volunteer=first, status=AssignmentStatus.EN_ROUTE
+    )
+    client.force_login(coordinator)
+
+    board = client.get("/dashboard/units/").json()
+
+    states = {row["name"]: (row["state"], row["incident_title"]) for row in board["volunteers"]}
+    assert states == {
+        "救援1": ("en_route", incident.title),
+        "救援2": ("offered", incident.title),
+        "救援3": ("offered", incident.title),
+    }
+    en_route = next(row for row in board["volunteers"] if row["name"] == "救援1")
+    assert en_route["since"] == offer_to(first).en_route_at.isoformat()
+
+
+@pytest.mark.django_db
+def test_it_gives_only_the_units_asked_for_whatever_their_state(client, coordinator, resources):
+    off = Volunteer.objects.get(phone="13900000003")
+    boat = Vehicle.objects.get(call_sign="舟-2")
+    client.force_login(coordinator)
+
+    some = client.get(
+        f"/dashboard/units/?volunteers={off.pk},{resources['idle'].pk}&vehicles={boat.pk}"
+    ).json()
+    none = client.get("/dashboard/units/?volunteers=").json()
+
+    assert {row["id"]: row["state"] for row in some["volunteers"]} == {
+        off.pk: "off_duty",
+        resources["idle"].pk: "free",
+    }
+    assert [row["id"] for row in some["vehicles"]] == [boat.pk]
+    assert (none["volunteers"], none["vehicles"]) == ([], [])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["volunteers=a", "volunteers=-1", "vehicles=1,,x"])
+def test_it_refuses_units_asked_for_by_anything_but_ids(client, coordinator, query):
+    client.force_login(coordinator)
+
+    response = client.get(f"/dashboard/units/?{query}")
+
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_it_reads_the_status_board_in_a_fixed_number_of_queries(
+    client, coordinator, resources, make_volunteer, django_assert_max_num_queries
+):
+    client.force_login(coordinator)
+    client.get("/dashboard/units/")  # the session and the user, read once
+    with django_assert_max_num_queries(12) as few:
+        client.get("/dashboard/units/")
+    for n in range(30):
+        extra = make_volunteer(
+            f"1370000{n:04d}", on_duty=True, home_latitude=34.4, home_longitude=113.7
+        )
+        resources["team"].members.add(extra)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        board = client.get("/dashboard/units/").json()
+
+    assert len(board["volunteers"]) == 33

@@ -292,3 +292,133 @@ def test_it_says_what_is_wrong_with_a_need_in_the_coordinators_language(api, coo
     assert english.status_code == chinese.status_code == 400
     assert english.json()["needs"]["0"] == {"skill": ["Required for a need of this kind."]}
     assert chinese.json()["needs"]["0"] == {"skill": ["此类需求必须填写此项。"]}
+
+
+# --- how precise the place is (issue 12) ---------------------------------------------------
+
+LONGHU = (34.61, 113.68)  # the town's seat in the gazetteer
+# Found only as the township it names: 新建路街道's centre, not the address.
+TOWNSHIP_ONLY = "新郑市新建路街道中华北路88号"
+
+
+def by_address(address: str, **more) -> dict:
+    body = {
+        key: value for key, value in FLOOD_RESCUE.items() if key not in ("latitude", "longitude")
+    }
+    return {**body, "address": address, **more}
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_address_found_only_as_a_township_and_says_what_to_send(api, coordinator):
+    client = api(coordinator)
+    client.credentials(HTTP_ACCEPT_LANGUAGE="en")
+
+    response = post_incident(client, by_address(TOWNSHIP_ONLY))
+
+    assert response.status_code == 400
+    message = response.json()["location_precision"][0]
+    assert "a township's centre (新建路街道)" in message
+    assert "latitude and longitude" in message
+    assert "“township”" in message
+    assert not Incident.objects.exists()
+    assert not DeploymentEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_says_why_in_chinese_too(api, coordinator):
+    client = api(coordinator)
+    client.credentials(HTTP_ACCEPT_LANGUAGE="zh-Hans")
+
+    response = post_incident(client, by_address(TOWNSHIP_ONLY))
+
+    assert response.status_code == 400
+    assert "乡镇中心" in response.json()["location_precision"][0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("acknowledged", ["township", "city"])
+def test_it_opens_at_the_townships_centre_when_told_that_is_accepted(
+    api, coordinator, acknowledged
+):
+    response = post_incident(
+        api(coordinator), by_address("龙湖镇泰山村", location_precision=acknowledged)
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["latitude"], body["longitude"]) == LONGHU
+    # What was found, not what was accepted.
+    assert body["location_precision"] == "township"
+    assert body["township"] is not None
+    assert Incident.objects.get().location_precision == "township"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("claimed", ["address", "street", "pin", "point", "bogus"])
+def test_it_does_not_take_a_finer_precision_as_an_acknowledgement(api, coordinator, claimed):
+    response = post_incident(
+        api(coordinator), by_address(TOWNSHIP_ONLY, location_precision=claimed)
+    )
+
+    assert response.status_code == 400
+    assert "location_precision" in response.json()
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_the_city_alone_without_an_acknowledgement(api, coordinator):
+    client = api(coordinator)
+
+    assert post_incident(client, by_address("新郑市")).status_code == 400
+    accepted = post_incident(client, by_address("新郑市", location_precision="city"))
+    assert accepted.status_code == 201
+    assert accepted.json()["location_precision"] == "city"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sent", "recorded"),
+    [
+        ({}, "point"),
+        ({"location_precision": "pin"}, "pin"),
+        ({"location_precision": "address"}, "address"),
+    ],
+)
+def test_it_opens_at_the_coordinates_sent_as_precise_as_the_client_says(
+    api, coordinator, sent, recorded
+):
+    body = {**FLOOD_RESCUE, "address": TOWNSHIP_ONLY, "latitude": 34.3921, "longitude": 113.7402}
+
+    response = post_incident(api(coordinator), {**body, **sent})
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["latitude"], response.json()["longitude"]) == (34.3921, 113.7402)
+    assert response.json()["location_precision"] == recorded
+
+
+@pytest.mark.django_db
+def test_it_asks_for_both_coordinates_or_an_address(api, coordinator):
+    client = api(coordinator)
+
+    only_latitude = post_incident(client, {**by_address(""), "latitude": 34.4})
+    nothing = post_incident(client, by_address(""))
+    unknown = post_incident(client, by_address("火星基地"))
+
+    assert only_latitude.status_code == 400 and "longitude" in only_latitude.json()
+    assert nothing.status_code == 400 and "latitude" in nothing.json()
+    assert unknown.status_code == 400 and "address" in unknown.json()
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_tells_phones_how_precise_the_place_is(api, coordinator, make_volunteer):
+    incident = post_incident(
+        api(coordinator), by_address("龙湖镇泰山村", location_precision="township")
+    ).json()
+    volunteer = make_volunteer("13900000099")
+    Assignment.objects.create(need_id=incident["needs"][0]["id"], volunteer=volunteer)
+
+    offers = api(volunteer.user).get("/api/me/assignments/").json()
+    rows = offers["results"] if isinstance(offers, dict) else offers
+
+    assert rows[0]["incident_location_precision"] == "township"

@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import translation
 
 from dispatch.models import DeploymentEvent, EventKind
 from incidents.models import Incident, Need
@@ -89,7 +90,7 @@ def test_it_resolves_once_and_tells_the_second_coordinator(coordinator, make_use
     incident = open_flood_rescue(coordinator)
     incident_resolve(incident=incident, actor=coordinator, note="全部转移")
 
-    with pytest.raises(IncidentClosed, match="already resolved"):
+    with translation.override("en"), pytest.raises(IncidentClosed, match="already resolved"):
         incident_cancel(incident=Incident.objects.get(pk=incident.pk), actor=coordinator)
 
     incident.refresh_from_db()

@@ -136,14 +136,21 @@ describe("the phone's REST requests", () => {
     answer = () => new Response('{"status": "accepted"}', { status: 200 });
     assert.deepEqual(await restRequest("POST", "/api/assignments/1/accept/"), { ok: true });
     answer = () => new Response('{"detail": "Too late: the need is filled."}', { status: 409 });
-    assert.deepEqual(await restRequest("POST", "/x/"), { ok: false, reason: "Too late: the need is filled." });
+    assert.deepEqual(await restRequest("POST", "/x/"),
+      { ok: false, reason: "Too late: the need is filled.", status: 409 });
     answer = () => new Response('{"on_duty": ["Must be a valid boolean."]}', { status: 400 });
-    assert.deepEqual(await restRequest("PATCH", "/x/", {}), { ok: false, reason: "Must be a valid boolean." });
+    assert.deepEqual(await restRequest("PATCH", "/x/", {}),
+      { ok: false, reason: "Must be a valid boolean.", status: 400 });
+  });
+
+  it("resolve a refusal with no sentence to its status, a refusal still", async () => {
+    answer = () => new Response("<h1>Forbidden</h1>", { status: 403 });
+    assert.deepEqual(await restRequest("POST", "/x/"), { ok: false, reason: "HTTP 403", status: 403 });
   });
 
   it("resolve to no reason when no usable answer came", async () => {
     answer = () => new Response("<h1>Bad Gateway</h1>", { status: 502 });
-    assert.deepEqual(await restRequest("POST", "/x/"), { ok: false, reason: null });
+    assert.deepEqual(await restRequest("POST", "/x/"), { ok: false, reason: null, status: 502 });
     answer = () => { throw new TypeError("Failed to fetch"); };
     assert.deepEqual(await restRequest("POST", "/x/"), { ok: false, reason: null });
   });

@@ -278,6 +278,12 @@ def test_it_gives_the_rest_apis_fields_with_the_pages_words(signed_in, volunteer
         "note",
         "vehicle_label",
         "asks_people_moved",
+        "people_affected",
+        "people_to_move",
+        "water_depth_m",
+        "need_count",
+        "need_filled",
+        "others_going",
     }
 
 
@@ -297,6 +303,125 @@ def test_it_embeds_the_offers_in_the_page(signed_in, volunteer, coordinator):
     state = embedded(signed_in.get("/phone/"), "phone-state")
 
     assert [row["id"] for row in state["assignments"]] == [offered.pk]
+
+
+# --- the situation before accepting, and where an assignment stands (issue 12) ------------
+
+
+def flooded_village(coordinator, *, count=3) -> Incident:
+    """Twelve people trapped, water 1.4 m deep (the capability need says so), and
+    rescuers asked for."""
+    return incident_open(
+        reporter=coordinator,
+        kind=Incident.Kind.FLOOD_RESCUE,
+        title="龙湖镇 泰山村 群众被困",
+        description="村口积水齐腰，12人被困在二楼，有老人。",
+        people_affected=12,
+        latitude=SITE[0],
+        longitude=SITE[1],
+        priority=Incident.Priority.CRITICAL,
+        needs=[
+            NeedSpec(kind=Need.Kind.PEOPLE, skill=Skill.objects.get(code="rescue"), count=count),
+            NeedSpec(kind=Need.Kind.CAPABILITY, people_to_move=12, water_depth_m=Decimal("1.40")),
+        ],
+    )
+
+
+def test_it_gives_an_offer_the_situation_before_accepting(
+    signed_in, volunteer, coordinator, make_volunteer
+):
+    incident = flooded_village(coordinator)
+    rescue = incident.needs.get(kind=Need.Kind.PEOPLE)
+    mine = Assignment.objects.create(need=rescue, volunteer=volunteer)
+    for number in ("13900000011", "13900000012"):
+        other = make_volunteer(number)
+        taken = Assignment.objects.create(need=rescue, volunteer=other)
+        services.assignment_accept(assignment_id=taken.pk, volunteer=other)
+    Assignment.objects.create(need=rescue, volunteer=make_volunteer("13900000013"))  # offered
+
+    (row,) = signed_in.get("/phone/state/").json()["assignments"]
+
+    assert row["id"] == mine.pk
+    assert row["description"] == "村口积水齐腰，12人被困在二楼，有老人。"
+    assert row["people_affected"] == 12
+    assert row["water_depth_m"] == 1.4  # the incident's deepest water, whichever need says it
+    assert row["people_to_move"] is None  # this need is of people
+    assert (row["need_count"], row["need_filled"], row["others_going"]) == (3, 2, 2)
+
+
+def test_it_does_not_count_the_volunteer_among_the_others_going(signed_in, volunteer, coordinator):
+    incident = flooded_village(coordinator)
+    mine = Assignment.objects.create(
+        need=incident.needs.get(kind=Need.Kind.PEOPLE), volunteer=volunteer
+    )
+    services.assignment_accept(assignment_id=mine.pk, volunteer=volunteer)
+
+    (row,) = signed_in.get("/phone/state/").json()["assignments"]
+
+    assert (row["status"], row["need_filled"], row["others_going"]) == ("accepted", 0, 0)
+
+
+def test_it_gives_the_volunteer_their_own_last_position(signed_in, volunteer):
+    Volunteer.objects.filter(pk=volunteer.pk).update(last_latitude=34.5, last_longitude=113.7)
+
+    mine = signed_in.get("/phone/state/").json()["volunteer"]
+
+    assert (mine["latitude"], mine["longitude"]) == (34.5, 113.7)
+
+
+def test_it_says_where_an_assignment_of_theirs_stands(signed_in, volunteer, coordinator):
+    offered = offer(volunteer, coordinator)
+    services.assignment_accept(assignment_id=offered.pk, volunteer=volunteer)
+
+    answer = signed_in.get(f"/phone/assignments/{offered.pk}/")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"id": offered.pk, "status": "accepted"}
+    assert answer["Cache-Control"].startswith("max-age=0")
+
+
+def test_it_says_where_their_vehicles_assignment_stands(signed_in, volunteer, coordinator):
+    boat = make_boat(Township.objects.get(name="龙湖镇"), "龙湖-舟1", volunteer)
+    incident = flooded_village(coordinator)
+    offered = Assignment.objects.create(
+        need=incident.needs.get(kind=Need.Kind.CAPABILITY), vehicle=boat
+    )
+
+    assert signed_in.get(f"/phone/assignments/{offered.pk}/").json()["status"] == "offered"
+
+
+def test_it_keeps_other_peoples_assignments_to_itself(
+    signed_in, client, volunteer, coordinator, make_volunteer
+):
+    theirs = offer(make_volunteer("13900000009"), coordinator)
+
+    assert signed_in.get(f"/phone/assignments/{theirs.pk}/").status_code == 404
+    assert signed_in.get("/phone/assignments/999999/").status_code == 404
+    client.logout()
+    assert client.get(f"/phone/assignments/{theirs.pk}/").status_code == 401
+
+
+def test_it_gives_the_script_the_words_for_alerts_and_the_queue(signed_in):
+    strings = embedded(signed_in.get("/phone/", headers={"accept-language": "en"}), "phone-strings")
+
+    assert strings["alerts_enable"] == "Turn on alerts"
+    assert strings["from_you"] == "%(distance)s %(direction)s of you"
+    assert strings["waiting_item"] == "Waiting to send: %(action)s · %(title)s"
+    zh = embedded(signed_in.get("/phone/"), "phone-strings")
+    assert zh["alerts_enable"] == "开启提醒"
+    assert zh["dir_ne"] == "东北"
+    assert zh["waiting_heading"] == "等待发送"
+
+
+def test_the_page_has_the_alerts_button_and_the_queue(signed_in):
+    html = signed_in.get("/phone/").content.decode()
+
+    assert 'id="alerts-enable"' in html
+    assert "开启提醒" in html
+    assert re.search(r'<section id="outbox"[^>]*hidden', html)
+    assert (
+        embedded(signed_in.get("/phone/"), "phone-urls")["assignment"] == "/phone/assignments/{id}/"
+    )
 
 
 # --- the vehicles a volunteer crews (issue 11 item 3) --------------------------------------

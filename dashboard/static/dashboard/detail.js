@@ -4,6 +4,8 @@
 
 import { fill, getJSON, postCreating, postJSON } from "../tongxin/api.js";
 import { h } from "../tongxin/dom.js";
+import { unfilledNeeds } from "./filters.js";
+import { phoneLink } from "./units.js";
 
 const OPEN_STATES = new Set(["sent", "delivered", "seen", "accepted", "en_route", "on_scene"]);
 
@@ -21,14 +23,18 @@ class ActionDialog {
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.confirm(); });
   }
 
-  async open({ title, text = "", confirm, reasonRequired = true, choices = null, run }) {
+  async open({ title, text = "", warning = null, confirm, reasonRequired = true, choices = null, run }) {
     this.run = run;
     this.choices = choices;
     this.reasonRequired = reasonRequired;
     document.getElementById("action-title").textContent = title;
     document.getElementById("action-text").textContent = text;
     document.getElementById("action-confirm").textContent = confirm;
+    // Only an assignment chooses someone: the close dialogs have no drop-down.
     document.getElementById("action-choice-label").hidden = !choices;
+    const warned = document.getElementById("action-warning");
+    warned.hidden = !warning;
+    warned.replaceChildren(...(warning ?? []));
     this.reason.value = "";
     this.reason.required = reasonRequired;
     this.errors.textContent = "";
@@ -95,6 +101,16 @@ function whereOf(incident, ctx) {
   return [address, named ? "" : township].filter(Boolean).join(" · ");
 }
 
+// A place known only as a street, or a township's or the city's centre, says so: the
+// crews are sent there (incidents.geocoding, the place's precision).
+const COARSE = new Set(["street", "township", "city"]);
+function roughness(incident, ctx) {
+  const precision = incident.location_precision;
+  if (!COARSE.has(precision)) return null;
+  return h("small", { class: "precision-coarse", dataset: { precision } },
+    ` · ${ctx.t(`precision_${precision}`)}`);
+}
+
 // The engine's own reasons, in the page's language; a coordinator's stay as written.
 const SYSTEM_REASONS = {
   "not needed": "reason_not_needed",
@@ -157,7 +173,8 @@ export class IncidentDetail {
       ...fact(ctx.t("fact_status"), h("span", { class: `status s-${incident.status}` },
         ctx.label("incident_status", incident.status))),
       ...fact(ctx.t("fact_where"), whereOf(incident, ctx) || "—",
-        h("small", {}, ` (${incident.latitude.toFixed(4)}, ${incident.longitude.toFixed(4)})`)),
+        h("small", {}, ` (${incident.latitude.toFixed(4)}, ${incident.longitude.toFixed(4)})`),
+        roughness(incident, ctx)),
       ...fact(ctx.t("fact_affected"), ctx.number(incident.people_affected)),
       ...fact(ctx.t("fact_opened"), `${ctx.when(incident.opened_at)} · ${incident.reporter ?? ""}`),
       ...(incident.description ? fact(ctx.t("fact_description"), incident.description) : []),
@@ -231,7 +248,8 @@ export class IncidentDetail {
     // The state, when it was reached (the answer, arrival, completion), and why.
     const since = offer.finished_at ?? offer.on_scene_at ?? offer.en_route_at ?? offer.answered_at;
     return h("tr", { dataset: { assignment: offer.id, state: offer.state } },
-      h("td", {}, who[0], h("small", { class: "line" }, who[1])),
+      h("td", {}, who[0], h("small", { class: "line" },
+        offer.volunteer ? phoneLink(ctx, who[1], who[0]) : who[1])),
       h("td", {}, h("span", { class: `state st-${offer.state}` }, ctx.label("offer_state", offer.state)),
         since && !["sent", "delivered", "seen"].includes(offer.state)
           ? h("small", { class: "line" }, ctx.time(since)) : null,
@@ -286,12 +304,29 @@ export class IncidentDetail {
     });
   }
 
+  // Closing with places still open says which: nobody will be sent to them afterwards.
+  unfilledWarning(incident) {
+    const { ctx } = this;
+    const open = unfilledNeeds(incident);
+    if (!open.length) return null;
+    return [
+      h("p", {}, ctx.t("unfilled_warning")),
+      h("ul", {}, open.map(({ need, filled, places }) => h("li", { dataset: { need: need.id } },
+        need.kind === "capability"
+          ? ctx.t("unfilled_vehicle", { need: ctx.needText(need) })
+          : ctx.t("unfilled_line", { need: ctx.needText(need), filled: ctx.number(filled),
+                                      places: ctx.number(places) }),
+        need.shift_start ? ` (${ctx.shiftText(need)})` : ""))),
+    ];
+  }
+
   closeIncident(how) {
     const { ctx } = this;
     const incident = this.current;
     this.dialog.open({
       title: ctx.t(how === "resolve" ? "resolve_title" : "cancel_title", { title: incident.title }),
       text: ctx.t(how === "resolve" ? "resolve_text" : "cancel_text"),
+      warning: this.unfilledWarning(incident),
       confirm: ctx.t(how === "resolve" ? "resolve" : "cancel_incident"),
       reasonRequired: how === "cancel",
       run: async ({ reason }) => {

@@ -1,5 +1,9 @@
 // The new-incident form: a place (typed and geocoded, or clicked on the map), what
 // happened, and its needs → POST /api/incidents/.
+//
+// A place says how precise it is (issue 12): an exact address is green; a street amber;
+// a township's or the city's centre red, and the incident cannot be opened there until
+// the coordinator drags the pin to the place, clicks the map, or confirms the pin.
 
 import { getJSON, postCreating, RequestError } from "../tongxin/api.js";
 
@@ -13,6 +17,12 @@ function cityInputValue(date, timeZone) {
   return text.replace(" ", "T").slice(0, 16);
 }
 
+// Coarser than a street: the pin stands for an area, not the place.
+const COARSE = new Set(["township", "city"]);
+// The hint's colour by precision (dashboard.css): green for an exact address only.
+const TONE = { address: "located", pin: "located", street: "approximate", township: "coarse",
+               city: "coarse" };
+
 export class IncidentForm {
   constructor(ctx, map, handlers) {
     this.ctx = ctx;
@@ -23,7 +33,12 @@ export class IncidentForm {
     this.template = document.getElementById("need-template");
     this.status = document.getElementById("location-status");
     this.errors = document.getElementById("form-errors");
-    this.place = null;  // {latitude, longitude, name, township}
+    this.confirmRow = document.getElementById("confirm-place-row");
+    this.confirmBox = document.getElementById("confirm-place");
+    this.submitButton = this.form.querySelector("[type=submit]");
+    // {latitude, longitude, name, township, precision, partial, confirmed}: precision is
+    // the geocoder's (address, street, township, city) or "pin" (placed on the map).
+    this.place = null;
 
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.submit(); });
     document.getElementById("locate").addEventListener("click", () => this.locate());
@@ -31,6 +46,9 @@ export class IncidentForm {
       if (event.key === "Enter") { event.preventDefault(); this.locate(); }
     });
     this.form.kind.addEventListener("change", () => this.showShifts());
+    this.confirmBox.addEventListener("change", () => {
+      if (this.place) this.setPlace({ ...this.place, confirmed: this.confirmBox.checked });
+    });
     for (const button of this.form.querySelectorAll("[data-add-need]")) {
       button.addEventListener("click", () => this.addNeed(button.dataset.addNeed));
     }
@@ -40,7 +58,7 @@ export class IncidentForm {
 
   open(latlng = null) {
     this.form.hidden = false;
-    if (latlng) this.setPlace({ latitude: latlng.lat, longitude: latlng.lng });
+    if (latlng) this.setPlace({ latitude: latlng.lat, longitude: latlng.lng, precision: "pin" });
     (latlng ? this.form.title : this.form.address).focus();
   }
 
@@ -52,6 +70,7 @@ export class IncidentForm {
     this.status.className = "hint";
     this.errors.textContent = "";
     this.map.clearDraft();
+    this.showConfirmation();
   }
 
   close() {
@@ -60,17 +79,66 @@ export class IncidentForm {
   }
 
   setPlace(place, { pan = false } = {}) {
-    this.place = place;
+    // A point clicked on the map is where the coordinator put it.
+    this.place = { ...place, precision: place.precision ?? "pin" };
+    const precision = this.precision();
     this.map.setDraft(place.latitude, place.longitude, { pan });
     const where = `${place.latitude.toFixed(5)}, ${place.longitude.toFixed(5)}`;
-    this.status.className = "hint located";
-    this.status.textContent = place.name
-      ? `${this.ctx.t("located", { name: place.name })} (${where})`
-      : `${this.ctx.t("picked_on_map")} (${where})`;
+    const name = place.name;
+    let text;
+    if (!name) text = this.ctx.t("picked_on_map");
+    else if (place.confirmed) text = this.ctx.t("confirmed_on_map", { name });
+    else if (precision === "address") text = this.ctx.t("located", { name });
+    else text = this.ctx.t(`located_${precision}`, { name });
+    this.status.className = `hint ${TONE[precision] ?? "coarse"}`;
+    this.status.dataset.precision = precision;
+    this.status.textContent = `${text} (${where})`;
+    this.labelDraft(precision, where);
+    this.showConfirmation();
+  }
+
+  // The precision the incident is opened with: a confirmed centre is a pin.
+  precision() {
+    if (!this.place) return null;
+    return this.place.confirmed ? "pin" : this.place.precision;
+  }
+
+  needsConfirmation() {
+    return Boolean(this.place) && COARSE.has(this.precision());
+  }
+
+  // The confirmation box shows for a centre (and stays, ticked, once confirmed); the
+  // Open button waits for it.
+  showConfirmation() {
+    const coarse = Boolean(this.place) && COARSE.has(this.place.precision);
+    this.confirmRow.hidden = !coarse;
+    this.confirmBox.checked = coarse && Boolean(this.place.confirmed);
+    const waiting = this.needsConfirmation();
+    this.submitButton.disabled = waiting;
+    this.submitButton.title = waiting ? this.ctx.t("confirm_first") : "";
+  }
+
+  // The draft pin says how precise it is and where it stands (no tiles: the township
+  // seats are the only landmarks around it).
+  labelDraft(precision, where) {
+    const marker = this.map.draft;
+    if (!marker?.bindTooltip) return;
+    const text = `${this.ctx.t(`precision_${precision}`)} · ${where}`;
+    const tone = TONE[precision] ?? "coarse";
+    // One tooltip, rewritten: a permanent one unbound mid-flight stays on the map.
+    if (!marker.getTooltip()) {
+      marker.bindTooltip("", { permanent: true, direction: "top", offset: [-15, -10],
+                               className: "draft-tip" }).openTooltip();
+    }
+    const label = document.createElement("span");
+    label.className = tone;
+    label.textContent = text;
+    marker.setTooltipContent(label);
   }
 
   movedOnMap(latitude, longitude) {
-    this.setPlace({ ...this.place, latitude, longitude, name: null, township: null });
+    this.setPlace({ ...this.place, latitude, longitude, name: null, township: null,
+                    precision: "pin", partial: false, confirmed: false });
   }
 
   async locate() {
@@ -86,7 +154,8 @@ export class IncidentForm {
       const url = `${this.ctx.config.urls.geocode}?q=${encodeURIComponent(query)}`;
       const found = await getJSON(url);
       this.setPlace({ latitude: found.latitude, longitude: found.longitude, name: found.name,
-                      township: found.township }, { pan: true });
+                      township: found.township, precision: found.precision ?? "township",
+                      partial: Boolean(found.partial), confirmed: false }, { pan: true });
     } catch (error) {
       this.status.textContent = error instanceof RequestError ? error.message : this.ctx.t("geocode_failed");
       this.status.className = "hint wrong";
@@ -138,6 +207,7 @@ export class IncidentForm {
       address: f.address.value.trim(),
       latitude: Number(this.place.latitude.toFixed(6)),
       longitude: Number(this.place.longitude.toFixed(6)),
+      location_precision: this.precision(),
       priority: Number(f.priority.value),
       people_affected: Number(f.people_affected.value || 0),
       needs: [...this.needs.children].map((row) => this.needOf(row)),
@@ -170,11 +240,15 @@ export class IncidentForm {
       this.errors.textContent = this.ctx.t("no_location");
       return;
     }
+    if (this.needsConfirmation()) {
+      this.errors.textContent = this.ctx.t("confirm_first");
+      return;
+    }
     if (!this.needs.children.length) {
       this.errors.textContent = this.ctx.t("need_one");
       return;
     }
-    const button = this.form.querySelector("[type=submit]");
+    const button = this.submitButton;
     button.disabled = true;
     const label = button.textContent;
     button.textContent = this.ctx.t("saving");
@@ -186,8 +260,8 @@ export class IncidentForm {
     } catch (error) {
       this.errors.textContent = `${this.ctx.t("save_failed")}\n${error.message}`;
     } finally {
-      button.disabled = false;
       button.textContent = label;
+      this.showConfirmation();
     }
   }
 }

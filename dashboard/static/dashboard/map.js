@@ -3,6 +3,12 @@
 // so the incidents, volunteers and vehicles still have a place to stand.
 
 import { escapeHtml, h } from "../tongxin/dom.js";
+import { boxWithin, clusterLook, grownBox, gridClusters, inBox, nearestWithin } from "./cluster.js";
+
+// Volunteers are drawn one by one from this zoom on; below it, counted per square.
+const CLUSTER_BELOW_ZOOM = 16;
+const CLUSTER_CELL_PX = 56;
+const CLICK_RADIUS_PX = 8;
 
 // The same colours as .dot.priority-N in dashboard.css (the legend).
 export const PRIORITY_COLOURS = { 4: "#b71c1c", 3: "#e65100", 2: "#1565c0", 1: "#607d8b" };
@@ -29,6 +35,10 @@ export class DashboardMap {
     this.vehicleLayer = L.layerGroup().addTo(this.map);
     this.incidentLayer = L.layerGroup().addTo(this.map);
     this.incidentMarkers = new Map();
+    this.volunteers = [];  // [{id, latitude, longitude, busy}] from the markers view
+    this.projected = null;  // {zoom, points}: the volunteers in pixels at that zoom
+    this.drawnBox = null;  // the pixel box (and zoom) the volunteer layer was drawn for
+    this.singles = [];  // the volunteers drawn one by one, in pixels at the drawn zoom
     this.drawSeats();
     L.control.scale({ imperial: false }).addTo(this.map);
     L.control.layers(null, {
@@ -38,7 +48,16 @@ export class DashboardMap {
       [ctx.t("layer_townships")]: this.seatLayer,
     }, { position: "topright" }).addTo(this.map);
     this.addLegend();
-    this.map.on("click", (event) => handlers.onMapClick?.(event.latlng));
+    this.map.on("click", (event) => {
+      const volunteer = this.volunteerAt(event.latlng);
+      if (volunteer) this.openVolunteer(volunteer.id, L.latLng(volunteer.latitude, volunteer.longitude));
+      else handlers.onMapClick?.(event.latlng);
+    });
+    this.map.on("zoomend moveend resize", () => this.drawVolunteers());
+    this.map.on("overlayadd", () => {
+      this.drawnBox = null;
+      this.drawVolunteers();
+    });
     this.fitCity();
   }
 
@@ -90,6 +109,9 @@ export class DashboardMap {
     for (const incident of incidents) {
       seen.add(incident.id);
       const selected = incident.id === selectedId;
+      const known = this.incidentMarkers.get(incident.id);
+      // The same incident as drawn (the API's object is replaced when it changes): no work.
+      if (known && known.incident === incident && known.selected === selected) continue;
       const style = {
         pane: "incidents", radius: 7 + incident.priority * 1.5,
         fillColor: PRIORITY_COLOURS[incident.priority] ?? "#555", fillOpacity: 0.9,
@@ -107,6 +129,8 @@ export class DashboardMap {
       } else {
         marker.setLatLng([incident.latitude, incident.longitude]).setStyle(style);
       }
+      marker.incident = incident;
+      marker.selected = selected;
       // The selected incident keeps its title on the map; the others tell on hover.
       marker.unbindTooltip().bindTooltip(selected ? escapeHtml(incident.title) : this.tooltipOf(incident), {
         permanent: selected, direction: "top", offset: [0, -10],
@@ -132,13 +156,8 @@ export class DashboardMap {
 
   setResources({ volunteers, vehicles }) {
     const L = this.L;
-    this.volunteerLayer.clearLayers();
-    for (const [, latitude, longitude, busy] of volunteers) {
-      L.circleMarker([latitude, longitude], {
-        pane: "volunteers", radius: 3.5, weight: 1, color: "#fff",
-        fillColor: busy ? "#6a1b9a" : "#2e7d32", fillOpacity: 0.85, interactive: false,
-      }).addTo(this.volunteerLayer);
-    }
+    this.setVolunteers(volunteers.map(([id, latitude, longitude, busy]) =>
+      ({ id, latitude, longitude, busy: Boolean(busy) })));
     this.vehicleLayer.clearLayers();
     for (const vehicle of vehicles) {
       const icon = L.divIcon({
@@ -154,6 +173,106 @@ export class DashboardMap {
           vehicle.located_at && this.ctx.ago(vehicle.located_at),
         ].filter(Boolean).join(" · ")))
         .addTo(this.vehicleLayer);
+    }
+  }
+
+  // --- volunteers: counted per square of the screen when dense, clickable when single
+
+  setVolunteers(volunteers) {
+    this.volunteers = volunteers;
+    this.projected = null;
+    this.drawnBox = null;
+    this.drawVolunteers();
+  }
+
+  // One volunteer's busy flag changed (a live event): redrawn without a new fetch.
+  markVolunteer(id, { busy, latitude, longitude } = {}) {
+    const volunteer = this.volunteers.find((v) => v.id === id);
+    if (!volunteer) return;
+    if (busy !== undefined) volunteer.busy = busy;
+    if (latitude !== undefined && latitude !== null) {
+      Object.assign(volunteer, { latitude, longitude });
+      this.projected = null;
+    }
+    this.drawnBox = null;
+    this.drawVolunteers();
+  }
+
+  drawVolunteers() {
+    if (!this.map.hasLayer(this.volunteerLayer)) return;
+    const zoom = this.map.getZoom();
+    const size = this.map.getSize();
+    const origin = this.map.getPixelBounds().min;
+    const view = { minX: origin.x, minY: origin.y, maxX: origin.x + size.x, maxY: origin.y + size.y };
+    // A pan within what was drawn (a margin of half a screen each side) changes nothing.
+    if (this.drawnBox && this.drawnBox.zoom === zoom && boxWithin(view, this.drawnBox)) return;
+    if (!this.projected || this.projected.zoom !== zoom) {
+      this.projected = {
+        zoom,
+        points: this.volunteers.map((volunteer) => {
+          const at = this.map.project([volunteer.latitude, volunteer.longitude], zoom);
+          return { x: at.x, y: at.y, ...volunteer };
+        }),
+      };
+    }
+    const box = { ...grownBox(view, 0.5), zoom };
+    this.drawnBox = box;
+    const visible = this.projected.points.filter((point) => inBox(point, box));
+    const { clusters, singles } = zoom < CLUSTER_BELOW_ZOOM
+      ? gridClusters(visible, { cell: CLUSTER_CELL_PX }) : { clusters: [], singles: visible };
+    this.singles = singles;
+    this.volunteerLayer.clearLayers();
+    for (const cluster of clusters) this.clusterMarker(cluster, zoom).addTo(this.volunteerLayer);
+    for (const single of singles) this.volunteerMarker(single).addTo(this.volunteerLayer);
+  }
+
+  clusterMarker(cluster, zoom) {
+    const L = this.L;
+    const { size, busy } = clusterLook(cluster);
+    const icon = L.divIcon({
+      className: `volunteer-cluster c-${size}${busy ? " busy" : ""}`,
+      html: `<span>${Number(cluster.count)}</span>`,
+      iconSize: size === "s" ? [24, 24] : size === "m" ? [30, 30] : [36, 36],
+    });
+    const where = this.map.unproject([cluster.x, cluster.y], zoom);
+    const bounds = L.latLngBounds(cluster.members.map((m) => [m.latitude, m.longitude]));
+    return L.marker(where, { icon, pane: "volunteers", keyboard: false,
+                             title: this.ctx.t("volunteers_here", { count: this.ctx.number(cluster.count) }) })
+      .on("click", (event) => {
+        L.DomEvent.stopPropagation(event);
+        this.map.fitBounds(bounds.pad(0.2), { maxZoom: CLUSTER_BELOW_ZOOM });
+      });
+  }
+
+  // A dot, not itself clickable: the incidents' canvas above takes the clicks, and the
+  // map's click finds the volunteer under it (volunteerAt).
+  volunteerMarker(volunteer) {
+    return this.L.circleMarker([volunteer.latitude, volunteer.longitude], {
+      pane: "volunteers", radius: 4.5, weight: 1, color: "#fff",
+      fillColor: volunteer.busy ? "#6a1b9a" : "#2e7d32", fillOpacity: 0.85, interactive: false,
+    });
+  }
+
+  volunteerAt(latlng) {
+    if (!this.singles.length || !this.map.hasLayer(this.volunteerLayer)) return null;
+    const at = this.map.project(latlng, this.drawnBox?.zoom ?? this.map.getZoom());
+    return nearestWithin(this.singles, at.x, at.y, CLICK_RADIUS_PX);
+  }
+
+  // A volunteer's popup: who (name, team), what they are doing and since when, and
+  // their phone to tap. The person comes from the status board (handlers.personOf).
+  async openVolunteer(id, latlng) {
+    const L = this.L;
+    const box = h("div", { class: "person-popup", dataset: { volunteer: id } }, this.ctx.t("loading"));
+    const popup = L.popup({ className: "person", maxWidth: 280 }).setLatLng(latlng).setContent(box)
+      .openOn(this.map);
+    try {
+      const person = await this.handlers.personOf?.(id);
+      if (person) box.replaceChildren(...this.handlers.describePerson(person));
+      else box.replaceChildren(this.ctx.t("none"));
+      popup.update();
+    } catch (error) {
+      box.replaceChildren(error.message);
     }
   }
 

@@ -1,69 +1,63 @@
 // What the volunteer does: answer an offer, report progress on a task, go on or off
 // duty, put a vehicle they crew out of service and back. Each shows it is on its way, then the server's answer (or refusal, in its words).
 // A yes is shown at once (changeRow, changedHere: no state asked for before it is drawn
-// over it), then the state is asked for again.
+// over it), then the state is asked for again. Answers and reports go through the
+// page's queue (outbox.js): tapped without a connection, they wait there and are sent
+// when it is back.
 
 import { RequestError, postJSON } from "../tongxin/api.js";
 import { watchLocation } from "./location.js";
 import { clearNotice, notice } from "./notice.js";
+import { submit } from "./outbox.js";
 import { $, T, URLS, say, url } from "./page.js";
 import { act } from "./socket.js";
 import { app, changeRow, changeVehicle, changedHere, serverNow } from "./state.js";
 
-export async function accept(row) {
+// One answer or report, through the queue: `done` runs when the server took this very
+// tap on its first try, a refusal then is shown in the server's words. (A tap that had
+// to wait is told about by the queue when it is sent or refused.)
+function send(action, row, extra, done) {
   app.busy.add(row.id);
   app.render();
-  const reply = await act({ type: "accept", assignment: row.id }, "POST", url("accept", row.id));
-  app.busy.delete(row.id);
-  if (reply.ok) {
+  const settle = () => {
+    app.busy.delete(row.id);
+    app.render();
+  };
+  submit(action, row, extra, {
+    sent() {
+      done();
+      settle();
+    },
+    refused(reason) {
+      notice(say(reason), "error");
+      settle();
+    },
+    // No answer: the card is free again, the tap waits in the queue.
+    waiting: settle,
+  });
+}
+
+export function accept(row) {
+  send("accept", row, {}, () => {
     changeRow(row.id, { status: "accepted", answered_at: new Date(serverNow()).toISOString() });
     notice(T.accepted_notice, "ok");
-  } else {
-    notice(say(reply.reason), "error");
-  }
-  app.render();
-  app.refreshSoon(0);
+  });
 }
 
-export async function decline(row) {
-  app.busy.add(row.id);
-  app.render();
-  const reply = await act({ type: "decline", assignment: row.id }, "POST", url("decline", row.id));
-  app.busy.delete(row.id);
-  if (reply.ok) {
+export function decline(row) {
+  send("decline", row, {}, () => {
     changeRow(row.id, { status: "declined" });
     notice(T.declined_notice);
-  } else {
-    notice(say(reply.reason), "error");
-  }
-  app.render();
-  app.refreshSoon(0);
+  });
 }
 
-export async function progress(row, status, peopleMoved = null) {
-  app.busy.add(row.id);
-  app.render();
-  const body = { status, ...(peopleMoved === null ? {} : { people_moved: peopleMoved }) };
-  const reply = await act(
-    { type: "status", assignment: row.id, ...body },
-    "POST",
-    url("status", row.id),
-    body,
-  );
-  app.busy.delete(row.id);
-  if (reply.ok) {
+export function progress(row, status, peopleMoved = null) {
+  if (status === "completed") app.finishing = null;
+  send(status, row, peopleMoved === null ? {} : { people_moved: peopleMoved }, () => {
     changeRow(row.id, { status, [`${status}_at`]: new Date(serverNow()).toISOString() });
-    if (status === "completed") {
-      app.finishing = null;
-      notice(T.done_notice, "ok");
-    } else {
-      clearNotice(); // "accepted: they see you are coming" is old news once on the way
-    }
-  } else {
-    notice(say(reply.reason), "error");
-  }
-  app.render();
-  app.refreshSoon(0);
+    if (status === "completed") notice(T.done_notice, "ok");
+    else clearNotice(); // "accepted: they see you are coming" is old news once on the way
+  });
 }
 
 // --- duty ------------------------------------------------------------------------------

@@ -5,8 +5,12 @@
 
 import { h } from "../tongxin/dom.js";
 import { accept, decline, progress, setInService } from "./actions.js";
+import { openOffer } from "./alerts.js";
 import { coordinates, countdown, place } from "./format.js";
-import { T, fmt } from "./page.js";
+import { myPosition } from "./location.js";
+import { pending } from "./outbox.js";
+import { LANG, T, fmt } from "./page.js";
+import { fromYou, sketch } from "./sketch.js";
 import { app, remaining, serviceChange } from "./state.js";
 
 function fact(label, value) {
@@ -18,12 +22,23 @@ function chip(text, kind = "") {
   return text ? h("span", { class: `chip ${kind}` }, text) : null;
 }
 
+// A place found only as a township's or the city's centre (or a street) is not where
+// to drive: the card says so beside it (incidents.geocoding, the place's precision).
+function approximate(row) {
+  const warning = {
+    township: T.approximate_township,
+    city: T.approximate_city,
+    street: T.approximate_street,
+  }[row.incident_location_precision];
+  return warning ? h("small", { class: "approximate", role: "note" }, warning) : null;
+}
+
 function facts(row, { withShift = true } = {}) {
   return h(
     "dl",
     { class: "facts" },
     fact(T.what, row.need_label),
-    fact(T.where, place(row)),
+    fact(T.where, [place(row), approximate(row)]),
     fact(T.vehicle, row.vehicle_label),
     withShift && fact(T.shift, fmt.shiftText(row)),
   );
@@ -40,19 +55,73 @@ function chips(row) {
   );
 }
 
+const number = (value, options = {}) => new Intl.NumberFormat(LANG, options).format(value);
+
+function metres(value) {
+  try {
+    return number(value, { style: "unit", unit: "meter", maximumFractionDigits: 2 });
+  } catch {
+    return `${value} m`;
+  }
+}
+
+// What the volunteer decides on before accepting: what happened (the reporter's words),
+// how many people, how deep the water, how many places are taken and who else is going.
+export function situation(row) {
+  const places = row.need_count
+    ? T.places_value.replace("%(filled)s", number(row.need_filled ?? 0)).replace("%(count)s", number(row.need_count))
+    : "";
+  return h(
+    "div",
+    { class: "situation" },
+    row.description && h("p", { class: "description" }, row.description),
+    h(
+      "dl",
+      { class: "facts situation-facts" },
+      row.people_affected > 0 && fact(T.people_affected, number(row.people_affected)),
+      row.people_to_move > 0 && fact(T.people_to_move, number(row.people_to_move)),
+      row.water_depth_m !== null && row.water_depth_m !== undefined &&
+        fact(T.water_depth, metres(row.water_depth_m)),
+      fact(T.places, places),
+      fact(T.others_going, row.others_going > 0 ? number(row.others_going) : T.nobody_yet),
+    ),
+  );
+}
+
+// Where it is from here: the sketch, and "3.2 km north-east of you".
+function whereFromHere(row) {
+  if (row.latitude === undefined || row.latitude === null) return null;
+  const me = myPosition();
+  const target = { latitude: row.latitude, longitude: row.longitude };
+  const words = fromYou(me, target, T, fmt.km);
+  return h(
+    "div",
+    { class: "from-here" },
+    sketch(me, target, { label: words || T.sketch_label, you: T.you, north: T.north_letter }),
+    h("p", { class: `bearing${words ? "" : " muted"}` }, words || T.position_unknown),
+  );
+}
+
 export function offerCard(row) {
   const left = remaining(row);
   const closed = left <= 0;
-  const sending = app.busy.has(row.id);
+  const waiting = pending(row.id).find((action) => action === "accept" || action === "decline");
+  const sending = app.busy.has(row.id) || Boolean(waiting);
   const total = row.expires_at && row.offered_at
     ? Date.parse(row.expires_at) - Date.parse(row.offered_at) : 0;
   return h(
     "article",
-    { class: `card offer${closed ? " expired" : ""}`, "data-id": row.id },
+    {
+      class: `card offer${closed ? " expired" : ""}${waiting ? " waiting" : ""}`,
+      "data-id": row.id,
+      id: `offer-${row.id}`,
+      onclick: () => openOffer(row.id), // a tap on it stops its ringing
+    },
     h(
       "header",
       { class: "offer-head" },
-      h("h2", {}, T.offer_heading),
+      h("div", {}, h("h2", {}, T.offer_heading),
+        row.offered_at && h("small", { class: "arrived" }, T.arrived.replace("%(time)s", fmt.clock(row.offered_at)))),
       row.expires_at &&
         h(
           "p",
@@ -65,6 +134,7 @@ export function offerCard(row) {
       h("div", { class: "time-left", "data-expires": row.expires_at, "data-total": total },
         h("span", { style: { width: `${Math.max(0, Math.min(100, (left / total) * 100))}%` } })),
     h("p", { class: "title" }, row.incident_title),
+    h("p", { class: "need" }, row.need_label),
     chips(row),
     facts(row),
     h(
@@ -73,13 +143,16 @@ export function offerCard(row) {
       h("div", {}, h("small", {}, T.distance), h("b", {}, fmt.km(row.distance_m))),
       h("div", {}, h("small", {}, T.eta), h("b", {}, fmt.minutes(row.eta_seconds))),
     ),
+    whereFromHere(row),
+    situation(row),
+    waiting && h("p", { class: "waiting-note" }, T.waiting_answer),
     h(
       "div",
       { class: "answer" },
       h(
         "button",
         { type: "button", class: "accept", disabled: closed || sending, onclick: () => accept(row) },
-        sending ? T.sending : T.accept,
+        waiting === "accept" ? T.accept : app.busy.has(row.id) ? T.sending : T.accept,
       ),
       h(
         "button",
@@ -115,22 +188,29 @@ function mapLinks(row) {
 const STEPS = ["en_route", "on_scene"];
 
 function stepButtons(row) {
-  const sending = app.busy.has(row.id);
+  const queued = pending(row.id);
+  const finishing = queued.includes("completed");
+  const sending = app.busy.has(row.id) || finishing;
   const reached = (step) => Boolean(row[`${step}_at`]) ||
-    STEPS.indexOf(row.status) >= STEPS.indexOf(step);
+    STEPS.indexOf(row.status) >= STEPS.indexOf(step) || queued.includes(step);
   const next = STEPS.find((step) => !reached(step)) || "completed";
+  const label = (step) => {
+    if (queued.includes(step)) return `${T[step]} · ${T.waiting_short}`;
+    if (reached(step)) return `✓ ${T[step]} ${fmt.clock(row[`${step}_at`])}`;
+    return T[step];
+  };
   const buttons = STEPS.map((step) => {
     const done = reached(step);
     return h(
       "button",
       {
         type: "button",
-        class: `step${done ? " reached" : ""}${step === next ? " next" : ""}`,
+        class: `step${done ? " reached" : ""}${queued.includes(step) ? " waiting" : ""}${step === next ? " next" : ""}`,
         "data-step": step,
         disabled: done || sending,
         onclick: () => progress(row, step),
       },
-      done ? `✓ ${T[step]} ${fmt.clock(row[`${step}_at`])}` : T[step],
+      label(step),
     );
   });
   buttons.push(
@@ -148,7 +228,7 @@ function stepButtons(row) {
           document.querySelector(".finish input, .finish .confirm")?.focus();
         },
       },
-      T.done,
+      finishing ? `${T.done} · ${T.waiting_short}` : T.done,
     ),
   );
   return h("div", { class: "steps" }, buttons);

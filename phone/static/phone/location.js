@@ -19,6 +19,13 @@ function sharing() {
   return localStorage.getItem(SHARE_KEY) !== "0";
 }
 
+// Where the volunteer is: the phone's last fix, else the last position the server has.
+export function myPosition() {
+  if (lastPosition) return lastPosition;
+  const { latitude, longitude } = app.state.volunteer;
+  return Number.isFinite(latitude) && Number.isFinite(longitude) ? { latitude, longitude } : null;
+}
+
 export function watchLocation() {
   const wanted = canLocate && app.state.volunteer.on_duty && sharing();
   if (wanted && watchId === null) {
@@ -39,8 +46,10 @@ export function watchLocation() {
 function onPosition(position) {
   finding = false;
   locationProblem = null;
+  const moved = !lastPosition || metresBetween(lastPosition, position.coords) > 100;
   lastPosition = { latitude: position.coords.latitude, longitude: position.coords.longitude };
   sendPosition(lastPosition, false);
+  if (moved) app.render(); // the offers' "… km north-east of you"
 }
 
 // At most once a minute, or sooner after moving 100 m: enough for matching, kind to a

@@ -4,13 +4,14 @@ import { $ } from "./page.js";
 
 let noticeTimer = null;
 
-export function notice(text, kind = "") {
+// A sticky notice stays until closed (an answer the queue could not deliver).
+export function notice(text, kind = "", { sticky = false } = {}) {
   const box = $("notice");
   box.querySelector(".notice-text").textContent = text;
   box.className = `notice ${kind}`;
   box.hidden = false;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => (box.hidden = true), kind === "error" ? 20000 : 8000);
+  if (!sticky) noticeTimer = setTimeout(() => (box.hidden = true), kind === "error" ? 20000 : 8000);
 }
 
 export function clearNotice() {

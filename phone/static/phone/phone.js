@@ -12,16 +12,21 @@
 //   cards.js       offer, task, shift, vehicle     actions.js  answering, reporting, duty,
 //                                                              a vehicle out of service
 //   location.js    sharing the position            connection.js, notice.js  what it says
+//   alerts.js      the tone, notifications,        queue.js    answers waiting to be sent (pure)
+//                  the screen kept on              outbox.js   …kept, sent, shown
+//   sketch.js      where an offer lies from here
 
 import { request } from "../tongxin/api.js";
 import { embeddedJSON, h, keyed } from "../tongxin/dom.js";
 import { renderDuty, setDuty, toggleDuty } from "./actions.js";
+import { setupAlerts, updateAlerts } from "./alerts.js";
 import { offerCard, shiftItem, taskCard, vehicleItem } from "./cards.js";
 import { httpWorked, onState } from "./connection.js";
-import { countdown } from "./format.js";
-import { renderLocation, setupLocation, watchLocation } from "./location.js";
+import { countdown, place } from "./format.js";
+import { myPosition, renderLocation, setupLocation, watchLocation } from "./location.js";
 import { setupNotice } from "./notice.js";
-import { $, BASE_TITLE, LANG, T, URLS, root } from "./page.js";
+import { pending, queued, renderOutbox, sendWaiting } from "./outbox.js";
+import { $, BASE_TITLE, LANG, T, URLS, fmt, root } from "./page.js";
 import { drop, markDelivered, markSeen, openSocket, reconnectNow, socketState } from "./socket.js";
 import {
   app, arrange, isNewer, mergeSnapshot, reached, remaining, serverNow, serviceChange, setState,
@@ -93,6 +98,7 @@ let helloSeq = null;
 function onSocketState(name) {
   if (name === "connecting") socketAsked = tick();
   onState(name);
+  if (name === "live") sendWaiting(); // what was tapped offline goes now
 }
 
 function onFrame(frame) {
@@ -134,7 +140,10 @@ window.addEventListener("offline", () => {
   onState("offline");
   drop(); // do not wait for the dead socket to time out
 });
-window.addEventListener("online", () => reconnectNow());
+window.addEventListener("online", () => {
+  reconnectNow();
+  sendWaiting(); // over HTTP at once, without waiting for the socket
+});
 
 // Some networks (proxies, captive portals) let HTTP through but not websockets: while
 // the socket is down, ask for the state every half minute so no offer waits for it.
@@ -148,9 +157,12 @@ function render() {
   root.dataset.seq = app.order.seq ?? ""; // the log position the page shows (tests wait on it)
   renderDuty();
   renderLocation();
+  renderOutbox();
   const { offers, current, upcoming } = arrange(app.state.assignments);
+  const here = myPosition();
+  const where = here ? [here.latitude.toFixed(3), here.longitude.toFixed(3)] : null;
   const uiKey = (row) => JSON.stringify([row, app.busy.has(row.id), app.finishing === row.id,
-    remaining(row) <= 0, LANG]);
+    remaining(row) <= 0, pending(row.id), where, LANG]);
   keyed($("offers"), offers, offerCard, uiKey);
   keyed($("tasks"), current, taskCard, uiKey);
   keyed($("shift-list"), upcoming, shiftItem, uiKey);
@@ -169,6 +181,9 @@ function render() {
   idle.textContent = app.state.volunteer.on_duty ? T.idle_on : T.idle_off;
   idle.classList.toggle("on", app.state.volunteer.on_duty);
   document.title = offers.length ? `(${offers.length}) ${T.offer_heading} · ${BASE_TITLE}` : BASE_TITLE;
+  const answered = new Set(queued().filter((entry) => entry.action === "accept" || entry.action === "decline")
+    .map((entry) => entry.assignment));
+  updateAlerts(offers, answered, app.state.volunteer.on_duty);
   if (document.visibilityState === "visible") {
     for (const row of offers) if (remaining(row) > 0) markSeen(row);
   }
@@ -204,6 +219,19 @@ document.addEventListener("visibilitychange", () => {
 $("duty").addEventListener("click", toggleDuty);
 setupNotice();
 setupLocation();
+setupAlerts({
+  T,
+  button: $("alerts-enable"),
+  status: $("alerts-status"),
+  wake: $("wake"),
+  now: serverNow,
+  icon: $("alerts-enable").dataset.icon,
+  // The notification: what and where, as the card's top lines say it.
+  describe: (row) => ({
+    title: `${T.offer_heading}: ${row.incident_title}`,
+    body: [row.need_label, place(row), fmt.km(row.distance_m)].filter(Boolean).join(" · "),
+  }),
+});
 
 // --- installing, and signing out -------------------------------------------------------
 
@@ -238,3 +266,4 @@ document.querySelector("form.signout")?.addEventListener("submit", async (event)
 deliveredAll();
 render();
 watchLocation();
+sendWaiting(); // kept from before a reload

@@ -85,13 +85,17 @@ export async function restRequest(method, url, body = {}) {
     await sendJSON(method, url, body);
     return { ok: true };
   } catch (error) {
-    // A refusal says why; no answer at all (offline, or not JSON) says nothing.
-    return { ok: false, reason: error instanceof RequestError ? RequestError.sentence(error.body) : null };
+    // A refusal says why (with its status); no answer at all (offline), or a server
+    // error with no sentence (a proxy's 502), says nothing: reason null.
+    if (!(error instanceof RequestError)) return { ok: false, reason: null };
+    const reason = error.status >= 500 ? null : (RequestError.sentence(error.body) ?? `HTTP ${error.status}`);
+    return { ok: false, reason, status: error.status };
   }
 }
 
 // A request over the socket when it is up (no new connection on a slow network), over
-// REST otherwise. Never queued for later: an answer sent minutes late is not wanted.
+// REST otherwise. Answers and reports go through the page's queue (outbox.js), which
+// tries again what got no answer.
 export function act(frame, method, url, body) {
   if (live.current === "live") return socketRequest(frame);
   return restRequest(method, url, body);

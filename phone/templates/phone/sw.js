@@ -1,5 +1,6 @@
 // Tongxin's phone page service worker (served by phone.views.service_worker).
 // It keeps the page's shell so the page opens on a weak connection or none:
+// It also opens the page on an offer when its notification is tapped (notificationclick).
 // - the shell's static files: from the cache (named after their contents' hash);
 // - the page itself: from the network, the last copy when the network fails or is slow;
 // - everything else (the API, the state, the socket): the network only. The live state
@@ -54,4 +55,22 @@ self.addEventListener("fetch", (event) => {
   } else if (SHELL.includes(url.pathname)) {
     event.respondWith(shell(request));
   }
+});
+
+// A new offer's notification (alerts.js) tapped: the page, focused on that offer. An
+// open page is told which offer (it stops ringing and scrolls to it); with none open,
+// one opens at #offer-<id>, which does the same.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const offer = event.notification.data?.offer;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const open = windows.find((client) => new URL(client.url).pathname === PAGE);
+    if (open) {
+      await open.focus().catch(() => {});
+      open.postMessage({ type: "open-offer", offer });
+      return;
+    }
+    await self.clients.openWindow(offer ? `${PAGE}#offer-${offer}` : PAGE);
+  })());
 });
