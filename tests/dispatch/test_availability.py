@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from dispatch import availability
 from dispatch.availability import (
     availability_sync_on_commit,
     availability_sync_vehicle,
@@ -14,6 +15,7 @@ from dispatch.availability import (
     volunteer_is_available,
     volunteer_position,
 )
+from dispatch.location_index import vehicle_key, volunteer_key
 from dispatch.models import Assignment, AssignmentStatus, Engagement
 from incidents.models import Incident, Need
 from volunteers.models import Skill, Township, Vehicle, VehicleKind, VehicleStatus, Volunteer
@@ -626,3 +628,80 @@ def test_it_logs_a_failed_sync_and_goes_on_with_the_others(
 
     assert members(live_index, "volunteer:rescue") == [second.pk]
     assert f"index sync of volunteer {first.pk} failed" in caplog.text
+
+
+# --- "is someone owed this key?" (the index's repair of a key found empty) ------------
+# A key found empty is rebuilt only when the database has someone who belongs in it
+# (availability._database_has_available): the same rules as index_contents, asked of
+# one key. Each scene has exactly one candidate, who belongs in the key or not.
+
+
+def _rescuer(make_volunteer, need, *, busy=False, **fields):
+    rescuer = make_volunteer("13800000011", skills=("rescue",), **fields)
+    if busy:
+        Assignment.objects.create(need=need, volunteer=rescuer, status=AssignmentStatus.ACCEPTED)
+
+
+VOLUNTEER_SCENES = {
+    "on-duty-placed": ({"on_duty": True, **NEAR}, True),
+    "on-duty-at-home": ({"on_duty": True, "home_latitude": 34.45, "home_longitude": 113.7}, True),
+    "off-duty": ({"on_duty": False, **NEAR}, False),
+    "nowhere": ({"on_duty": True}, False),
+    "busy": ({"on_duty": True, "busy": True, **NEAR}, False),
+    "other-skill": ({"on_duty": True, "skills": ("medical",), **NEAR}, False),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scene", VOLUNTEER_SCENES, ids=list(VOLUNTEER_SCENES))
+def test_it_says_a_volunteer_key_is_owed_someone_as_the_index_would(make_volunteer, need, scene):
+    fields, belongs = VOLUNTEER_SCENES[scene]
+    if "skills" in fields:
+        make_volunteer("13800000011", **fields)
+    else:
+        _rescuer(make_volunteer, need, **fields)
+
+    owed = availability._database_has_available([volunteer_key("rescue")])
+
+    assert owed is belongs
+    assert owed == bool(index_contents().get(volunteer_key("rescue")))
+
+
+def _boat_on_a_task(need):
+    boat = make_vehicle("蓝天-冲锋舟-01")
+    boat_need = Need.objects.create(
+        incident=need.incident, kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT
+    )
+    Assignment.objects.create(need=boat_need, vehicle=boat, status=AssignmentStatus.EN_ROUTE)
+
+
+VEHICLE_SCENES = {
+    "manned-placed": (lambda need: make_vehicle("蓝天-冲锋舟-01"), True),
+    "out-of-service": (
+        lambda need: make_vehicle("蓝天-冲锋舟-01", status=VehicleStatus.OUT_OF_SERVICE),
+        False,
+    ),
+    "status-assigned": (
+        lambda need: make_vehicle("蓝天-冲锋舟-01", status=VehicleStatus.ASSIGNED),
+        False,
+    ),
+    "on-a-task": (_boat_on_a_task, False),
+    "no-position": (
+        lambda need: make_vehicle("蓝天-冲锋舟-01", latitude=None, longitude=None),
+        False,
+    ),
+    "crew-off-duty": (lambda need: make_vehicle("蓝天-冲锋舟-01", crew_on_duty=False), False),
+    "other-kind": (lambda need: make_vehicle("蓝天-卡车-01", kind=VehicleKind.TRUCK), False),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scene", VEHICLE_SCENES, ids=list(VEHICLE_SCENES))
+def test_it_says_a_vehicle_key_is_owed_someone_as_the_index_would(need, scene):
+    make, belongs = VEHICLE_SCENES[scene]
+    make(need)
+
+    owed = availability._database_has_available([vehicle_key(VehicleKind.BOAT)])
+
+    assert owed is belongs
+    assert owed == bool(index_contents().get(vehicle_key(VehicleKind.BOAT)))
