@@ -9,7 +9,7 @@ worker that keeps the shell for weak connections, both served from the /phone/ s
 
 import hashlib
 import json
-from functools import cache
+from functools import cache, wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -508,31 +508,37 @@ def phone(request):
     return render(request, "phone/phone.html", context)
 
 
-@require_GET
-@never_cache
-def state(request):
+def _volunteer_json(view):
+    """A GET the phone page makes for its volunteer: JSON, never cached; 401 signed out,
+    403 for a login that is no volunteer. The view gets the volunteer."""
+
+    @require_GET
+    @never_cache
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return JsonResponse({"detail": _("Sign in first.")}, status=401)
+        volunteer = getattr(request.user, "volunteer", None)
+        if volunteer is None:
+            return JsonResponse({"detail": _("Only volunteers have this page.")}, status=403)
+        return view(request, volunteer, *args, **kwargs)
+
+    return wrapped
+
+
+@_volunteer_json
+def state(request, volunteer):
     """The page's state as JSON: fetched when the socket reports a change (its event
     frames are small) and after a reconnect."""
-    if not request.user.is_authenticated:
-        return JsonResponse({"detail": _("Sign in first.")}, status=401)
-    volunteer = getattr(request.user, "volunteer", None)
-    if volunteer is None:
-        return JsonResponse({"detail": _("Only volunteers have this page.")}, status=403)
     return JsonResponse(phone_state(volunteer))
 
 
-@require_GET
-@never_cache
-def assignment_status(request, pk: int):
+@_volunteer_json
+def assignment_status(request, volunteer, pk: int):
     """Where one of the volunteer's own assignments (or their vehicle's) stands now:
     `{"id", "status"}`. The page asks after the server refused an answer or a report it
     had queued: a refusal because it is already done (the first try got through, its
     reply did not) counts as sent (queue.js, settled)."""
-    if not request.user.is_authenticated:
-        return JsonResponse({"detail": _("Sign in first.")}, status=401)
-    volunteer = getattr(request.user, "volunteer", None)
-    if volunteer is None:
-        return JsonResponse({"detail": _("Only volunteers have this page.")}, status=403)
     found = (
         Assignment.objects.filter(pk=pk)
         .filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
