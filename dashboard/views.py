@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import get_language, pgettext
 from django.views.decorators.http import require_GET
 
-from dispatch import selectors
+from dispatch import selectors, status_board
 from dispatch.api import AssignmentSerializer, assignments_for_display
 from dispatch.labels import (
     PRIORITY_LABELS,
@@ -206,7 +206,7 @@ def _strings() -> dict:
 
 
 def _unit_states() -> list[tuple[str, str]]:
-    """The status board's states (dispatch.selectors.UNIT_STATES) in words, and "busy"
+    """The status board's states (dispatch.status_board.UNIT_STATES) in words, and "busy"
     (any of the first three), for its filter."""
     return [
         ("busy", pgettext("unit state", "On a task")),
@@ -409,7 +409,7 @@ def _ids(request, name: str) -> list[int] | None:
 def units(request):
     """Who is where doing what, since when: every volunteer on duty or on a task and
     every vehicle, with their state, the incident of their work and its title
-    (dispatch.selectors.units_status_board). ?volunteers=1,2&vehicles=3 gives only
+    (dispatch.status_board.units_status_board). ?volunteers=1,2&vehicles=3 gives only
     those (the page asks for the ones a live event named). Coordinators only: it has
     phone numbers and live positions (DESIGN.md §6)."""
     try:
@@ -421,5 +421,5 @@ def units(request):
             400,
         )
     return JsonResponse(
-        selectors.units_status_board(volunteer_ids=volunteer_ids, vehicle_ids=vehicle_ids)
+        status_board.units_status_board(volunteer_ids=volunteer_ids, vehicle_ids=vehicle_ids)
     )
