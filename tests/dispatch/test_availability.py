@@ -1,8 +1,10 @@
 """Who is available, and the location index kept in step, on the configured backend."""
 
+import threading
+
 import pytest
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 
 from dispatch import availability
 from dispatch.availability import (
@@ -705,3 +707,169 @@ def test_it_says_a_vehicle_key_is_owed_someone_as_the_index_would(need, scene):
 
     assert owed is belongs
     assert owed == bool(index_contents().get(vehicle_key(VehicleKind.BOAT)))
+
+
+# --- the index's repair: when it rebuilds, and what it tells the search ------------------
+
+
+@pytest.fixture
+def rebuilds(monkeypatch):
+    """The threads that rebuilt the index, in order (the rebuild still happens)."""
+    done, real_rebuild = [], availability._rebuild
+
+    def rebuild(index):
+        done.append(threading.current_thread().name)
+        return real_rebuild(index)
+
+    monkeypatch.setattr(availability, "_rebuild", rebuild)
+    return done
+
+
+@pytest.fixture
+def placed_rescuer(make_volunteer):
+    return make_volunteer("13800000011", skills=("rescue",), on_duty=True, **NEAR)
+
+
+@pytest.mark.django_db
+def test_it_does_not_rebuild_an_index_that_was_built(live_index, placed_rescuer, rebuilds):
+    index_rebuild()
+    rebuilds.clear()
+
+    assert availability.index_ensure_built() is False  # the search goes on as it is
+    assert rebuilds == []
+
+
+@pytest.mark.django_db
+def test_it_leaves_a_key_alone_that_holds_someone(live_index, placed_rescuer, rebuilds):
+    index_rebuild()
+    rebuilds.clear()
+
+    assert availability.index_repair_if_empty([volunteer_key("rescue")]) is False
+    assert rebuilds == []
+
+
+@pytest.mark.django_db
+def test_it_does_not_rebuild_for_an_empty_key_moments_after_a_build(
+    live_index, placed_rescuer, rebuilds
+):
+    """Should the database and the index disagree, every search must not turn into a
+    rebuild: within EMPTY_KEY_REBUILD_AFTER_SECONDS of a build the key is taken as it is."""
+    index_rebuild()
+    live_index.drop(volunteer_key("rescue"), placed_rescuer.pk)
+    rebuilds.clear()
+
+    assert availability.index_repair_if_empty([volunteer_key("rescue")]) is False
+    assert rebuilds == []
+    assert members(live_index, volunteer_key("rescue")) == []
+
+
+@pytest.mark.django_db
+def test_it_rebuilds_an_empty_key_owed_someone_once_the_last_build_is_old(
+    live_index, placed_rescuer, rebuilds, monkeypatch
+):
+    index_rebuild()
+    live_index.drop(volunteer_key("rescue"), placed_rescuer.pk)
+    rebuilds.clear()
+    monkeypatch.setattr(availability, "EMPTY_KEY_REBUILD_AFTER_SECONDS", 0)
+
+    assert availability.index_repair_if_empty([volunteer_key("rescue")]) is True
+    assert rebuilds == [threading.current_thread().name]
+    assert members(live_index, volunteer_key("rescue")) == [placed_rescuer.pk]
+
+
+def _hold_the_rebuild_lock(live_index, *, until: threading.Event, held: threading.Event):
+    """Another process's rebuild that hangs: it holds the lock until `until` (or a
+    half a minute, so that a test of a mutant that waits forever ends)."""
+
+    def hold():
+        with live_index.rebuild_lock(wait_seconds=5) as got:
+            assert got
+            held.set()
+            until.wait(30)
+            released_while_waited.append(until.is_set())
+
+    released_while_waited = []
+    thread = threading.Thread(target=hold, name="hung-rebuild")
+    thread.start()
+    assert held.wait(10)
+    return thread, released_while_waited
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "repair",
+    [
+        pytest.param(lambda live_index, rescuer: availability.index_rebuild(), id="rebuild"),
+        pytest.param(
+            lambda live_index, rescuer: (live_index.clear(), availability.index_ensure_built()),
+            id="ensure-built",
+        ),
+        pytest.param(
+            lambda live_index, rescuer: (
+                live_index.drop(volunteer_key("rescue"), rescuer.pk),
+                availability.index_repair_if_empty([volunteer_key("rescue")]),
+            ),
+            id="repair-if-empty",
+        ),
+    ],
+)
+def test_a_rebuild_that_hangs_elsewhere_does_not_stop_this_one(
+    live_index, placed_rescuer, monkeypatch, repair
+):
+    """A rebuild is idempotent: past REBUILD_WAIT_SECONDS this one goes ahead without the
+    lock rather than leave the search waiting on a process that may never finish."""
+    index_rebuild()
+    monkeypatch.setattr(availability, "EMPTY_KEY_REBUILD_AFTER_SECONDS", 0)
+    monkeypatch.setattr(availability, "REBUILD_WAIT_SECONDS", 0.2)
+    this_one_returned, held = threading.Event(), threading.Event()
+    holder, released = _hold_the_rebuild_lock(live_index, until=this_one_returned, held=held)
+
+    try:
+        repair(live_index, placed_rescuer)
+    finally:
+        this_one_returned.set()
+        holder.join()
+
+    # The hung rebuild still held the lock when this one returned: it did not wait for it.
+    assert released == [True]
+    assert members(live_index, volunteer_key("rescue")) == [placed_rescuer.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_searches_again_without_rebuilding_when_another_rebuilt_while_it_waited(
+    live_index, placed_rescuer, rebuilds, monkeypatch
+):
+    index_rebuild()
+    live_index.drop(volunteer_key("rescue"), placed_rescuer.pk)
+    rebuilds.clear()
+    monkeypatch.setattr(availability, "EMPTY_KEY_REBUILD_AFTER_SECONDS", 0)
+    waiting, other_done = threading.Event(), threading.Event()
+    real_lock = live_index.rebuild_lock
+
+    def lock_after_the_other(*, wait_seconds):
+        # The search has found the key empty and the last build old; it now waits while
+        # another worker rebuilds.
+        waiting.set()
+        assert other_done.wait(10)
+        return real_lock(wait_seconds=wait_seconds)
+
+    def other_worker():
+        try:
+            assert waiting.wait(10)
+            with real_lock(wait_seconds=5):
+                availability._rebuild(live_index)
+            other_done.set()
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(live_index, "rebuild_lock", lock_after_the_other)
+    other = threading.Thread(target=other_worker, name="other-worker")
+    other.start()
+    try:
+        searched_again = availability.index_repair_if_empty([volunteer_key("rescue")])
+    finally:
+        other.join(30)
+
+    assert searched_again is True
+    assert rebuilds == ["other-worker"]
+    assert members(live_index, volunteer_key("rescue")) == [placed_rescuer.pk]
