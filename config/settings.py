@@ -491,6 +491,27 @@ SMS_STRANGER_REPLIES_PER_HOUR = env_int("SMS_STRANGER_REPLIES_PER_HOUR", 60)
 # The gateway's inbound webhook sends this in X-Tongxin-Sms-Secret; empty: webhook off.
 SMS_INBOUND_SECRET = env_str("SMS_INBOUND_SECRET")
 
+# --- Web Push (dispatch/push.py; docs/decisions.md, "Web Push") -------------------------
+
+# Off unless a VAPID private key is set (`python manage.py webpush_keys` makes one): the
+# intranets this runs on often cannot reach the browsers' push services.
+WEB_PUSH_VAPID_PRIVATE_KEY = env_str("WEB_PUSH_VAPID_PRIVATE_KEY")
+# Who runs this server, for the push services (a mailto: or https: URL).
+WEB_PUSH_CONTACT = env_str("WEB_PUSH_CONTACT", "mailto:dispatch@tongxin.invalid")
+# The push services a subscription may name (scheme and host, "*." for any subdomain):
+# the server POSTs to a subscription's endpoint, so it must never be an address of the
+# user's choosing.
+WEB_PUSH_SERVICES = env_list(
+    "WEB_PUSH_SERVICES",
+    [
+        "https://fcm.googleapis.com",
+        "https://updates.push.services.mozilla.com",
+        "https://web.push.apple.com",
+        "https://*.notify.windows.com",
+    ],
+)
+WEB_PUSH_TIMEOUT_SECONDS = env_int("WEB_PUSH_TIMEOUT_SECONDS", 5)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -21,7 +21,7 @@ from config.idempotency.services import (
     KEY_REUSED_RESPONSE,
     idempotent,
 )
-from dispatch import hours, services, vehicles
+from dispatch import hours, push, services, vehicles
 from dispatch.models import OPEN_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
 from dispatch.selectors import log_events
 from incidents.models import Incident, IncidentKind, Need
@@ -527,3 +527,59 @@ class MyHours(APIView):
             "tasks": served,
         }
         return Response(MyHoursSerializer(body).data)
+
+
+class PushKeysSerializer(serializers.Serializer):
+    p256dh = serializers.CharField(max_length=100)
+    auth = serializers.CharField(max_length=40)
+
+
+class PushSubscriptionSerializer(serializers.Serializer):
+    """A browser's push subscription, as `PushSubscription.toJSON()` gives it."""
+
+    endpoint = serializers.URLField(max_length=2000)
+    keys = PushKeysSerializer()
+
+
+class PushEndpointSerializer(serializers.Serializer):
+    endpoint = serializers.URLField(max_length=2000)
+
+
+class MyPushSubscriptions(APIView):
+    """This phone's Web Push subscription (dispatch.push): POST it to have new offers
+    pushed to it even with the page closed (201 new, 200 known); DELETE it
+    (`?endpoint=`) to stop. 409 while Web Push is off on this server; 400 for an endpoint
+    that is not one of the browsers' push services."""
+
+    permission_classes = [IsVolunteer]
+
+    @extend_schema(
+        request=PushSubscriptionSerializer,
+        responses={
+            200: PushEndpointSerializer,
+            201: PushEndpointSerializer,
+            409: CONFLICT_RESPONSE,
+        },
+    )
+    def post(self, request):
+        form = PushSubscriptionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        if not push.push_enabled():
+            raise Conflict(_("Web Push is off on this server."))
+        try:
+            subscription, created = push.push_subscribe(
+                volunteer=request.user.volunteer,
+                endpoint=data["endpoint"],
+                p256dh=data["keys"]["p256dh"],
+                auth=data["keys"]["auth"],
+            )
+        except push.PushRefused as refusal:
+            raise ValidationError({"endpoint": [str(refusal)]}) from None
+        return Response({"endpoint": subscription.endpoint}, status=201 if created else 200)
+
+    @extend_schema(parameters=[PushEndpointSerializer], responses={204: None})
+    def delete(self, request):
+        endpoint = query_filters(request, PushEndpointSerializer)["endpoint"]
+        push.push_unsubscribe(volunteer=request.user.volunteer, endpoint=endpoint)
+        return Response(status=204)

@@ -316,3 +316,28 @@ class OfferSmsCode(models.Model):
 
     def __str__(self):
         return f"{self.code} → assignment {self.assignment_id}"
+
+
+class PushSubscription(models.Model):
+    """A phone's Web Push subscription (dispatch.push): where to send an offer so that
+    the phone shows it even with the page closed. The browser's push service gives the
+    endpoint and the two keys the message is encrypted with; only that browser can read
+    it. One row per endpoint: a phone handed to another member follows whoever last
+    subscribed on it."""
+
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=2000, unique=True)
+    # The browser's P-256 public key (65 bytes, uncompressed) and its 16-byte auth
+    # secret, base64url as PushSubscription.toJSON() gives them.
+    p256dh = models.CharField(max_length=100)
+    auth = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"push → volunteer {self.volunteer_id}"

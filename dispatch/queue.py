@@ -17,7 +17,8 @@ transaction has committed, so its caller must be told it succeeded, and a client
 "500" would retry and duplicate. Every task sent here has a sweep that derives the same
 work from the database once the broker is back: needs_redispatch offers every need
 left unfilled (the lost dispatches and re-dispatches), offers_withdraw_from_busy_sweep
-withdraws the open offers of whoever is busy (the lost withdrawals). Beat runs them on
+withdraws the open offers of whoever is busy (the lost withdrawals), and an offer whose
+Web Push was lost is texted by the SMS fallback if no phone confirmed it. Beat runs them on
 its schedule, and the worker asks for them as soon as it finds the broker back
 (dispatch.tasks.CatchUpConsumer).
 """
@@ -42,6 +43,7 @@ OFFERS_SMS_FALLBACK = "dispatch.tasks.offers_sms_fallback"
 OFFERS_WITHDRAW_FROM_BUSY_SWEEP = "dispatch.tasks.offers_withdraw_from_busy_sweep"
 IDEMPOTENCY_KEYS_EXPIRE = "dispatch.tasks.idempotency_keys_expire"
 PERSONAL_DATA_EXPIRE = "dispatch.tasks.personal_data_expire"
+OFFERS_PUSH = "dispatch.tasks.offers_push"
 
 
 def _send(name: str, args: tuple = (), kwargs: dict | None = None) -> None:
@@ -78,3 +80,8 @@ def offers_withdraw_from_busy_enqueue(
     """Withdraw the other offers of someone (or a vehicle) who just took a task, and
     offer those needs to others (dispatch.services.offers_withdraw_from_busy)."""
     _after_commit(OFFERS_WITHDRAW_FROM_BUSY, volunteer_id=volunteer_id, vehicle_id=vehicle_id)
+
+
+def offers_push_enqueue(*, assignment_ids: list[int]) -> None:
+    """Push these new offers to their volunteers' phones (dispatch.push.offers_push)."""
+    _after_commit(OFFERS_PUSH, list(assignment_ids))

@@ -16,6 +16,7 @@ from dispatch import matching
 from dispatch.availability import (
     index_ensure_built,
     index_repair_if_empty,
+    ready_crew,
     vehicle_busy_ids,
     vehicle_position,
     vehicles_manned,
@@ -169,6 +170,19 @@ def need_demand(need: Need, assignments: list[Assignment]) -> matching.NeedDeman
         shift_start=need.shift_start,
         shift_end=need.shift_end,
     )
+
+
+# --- who answers an offer ----------------------------------------------------------------
+
+
+def offer_recipients(assignment: Assignment) -> list[Volunteer]:
+    """Whom an offer is sent to outside the page (SMS, Web Push): the volunteer offered,
+    or the crew members of the vehicle offered who are on duty and free (a message to
+    one who cannot go costs a text, a wake-up and a phone call back)."""
+    if assignment.volunteer_id:
+        return [assignment.volunteer]
+    ready = ready_crew([assignment.vehicle_id]).get(assignment.vehicle_id, set())
+    return list(assignment.vehicle.crew.filter(pk__in=ready).order_by("pk"))
 
 
 # --- candidates -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dispatch import availability, matching, queue, vehicles
+from dispatch import availability, matching, push, queue, vehicles
 from dispatch.availability import availability_sync_on_commit, volunteer_is_busy
 from dispatch.errors import (  # noqa: F401 - DispatchError is part of this module's interface
     DispatchError,
@@ -241,6 +241,8 @@ def offers_make(*, need: Need, picks: list[matching.Pick]) -> list[Assignment]:
             for offer in offers
         ]
     )
+    if offers and push.push_enabled():
+        queue.offers_push_enqueue(assignment_ids=[offer.pk for offer in offers])
     return offers
 
 

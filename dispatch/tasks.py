@@ -16,7 +16,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from config.idempotency.services import idempotency_keys_expire as _idempotency_keys_expire
-from dispatch import availability, events, queue, services
+from dispatch import availability, events, push, queue, services
 from dispatch.sms import offers as sms_offers
 from dispatch.sms.gateways import sms_texts_forget
 from signin.services import signin_codes_forget
@@ -93,6 +93,13 @@ def index_reconcile() -> dict:
 def offers_sms_fallback() -> int:
     """Text each offer no phone confirmed within SMS_FALLBACK_SECONDS, once."""
     return sms_offers.offers_sms_fallback()
+
+
+@shared_task(name=queue.OFFERS_PUSH, ignore_result=True)
+def offers_push(assignment_ids: list[int]) -> int:
+    """Push new offers to their volunteers' phones (best effort: no retry, the SMS
+    fallback is the sweep behind it)."""
+    return push.offers_push(assignment_ids)
 
 
 @shared_task(name=queue.IDEMPOTENCY_KEYS_EXPIRE, ignore_result=True)

@@ -11,6 +11,11 @@ urlpatterns = [
     path("me/assignments/", api.MyAssignments.as_view(), name="my-assignments"),
     path("me/hours/", api.MyHours.as_view(), name="my-hours"),
     path(
+        "me/push-subscriptions/",
+        api.MyPushSubscriptions.as_view(),
+        name="my-push-subscriptions",
+    ),
+    path(
         "incidents/<int:pk>/assignments/",
         api.IncidentAssignments.as_view(),
         name="incident-assignments",

@@ -42,6 +42,7 @@ from dispatch.labels import (
 )
 from dispatch.live import last_seq
 from dispatch.models import ACTIVE_STATUSES, OPEN_STATUSES, Assignment
+from dispatch.push import push_public_key
 from dispatch.selectors import vehicles_crewed_by
 from incidents.models import Incident, Need
 from signin.client import client_address, number_locked_out
@@ -77,6 +78,7 @@ SHELL_STATIC = [
     "phone/notice.js",
     "phone/outbox.js",
     "phone/page.js",
+    "phone/push.js",
     "phone/queue.js",
     "phone/sketch.js",
     "phone/socket.js",
@@ -289,6 +291,7 @@ def _strings() -> dict:
         ),
         "alerts_sound_again": _("Turn the sound back on"),
         "alerts_on": _("Alerts on"),
+        "alerts_push": _("Alerts on, also with this page closed"),
         "alerts_blocked": _(
             "Notifications are blocked: offers ring only while this page is open. "
             "Allow notifications in the browser's site settings."
@@ -349,6 +352,7 @@ def _api_urls() -> dict:
         "vehicle_service": with_id("api:vehicle-service"),
         "service_worker": reverse("phone:service-worker"),
         "assignment": with_id("phone:assignment"),
+        "push_subscriptions": reverse("api:my-push-subscriptions"),
     }
 
 
@@ -504,6 +508,8 @@ def phone(request):
         "urls": _api_urls(),
         "time_zone": settings.TIME_ZONE,
         "theme_color": THEME_COLOR,
+        # Empty while Web Push is off: the page then does not subscribe.
+        "push_key": push_public_key(),
     }
     return render(request, "phone/phone.html", context)
 
@@ -611,6 +617,7 @@ def service_worker(request):
             "version": version,
             "shell": json.dumps([static(path) for path in SHELL_STATIC]),
             "page": json.dumps(reverse("phone:home")),
+            "icon": json.dumps(static("phone/icon-192.png")),
         },
         content_type="text/javascript; charset=utf-8",
     )

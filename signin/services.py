@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from rest_framework.authtoken.models import Token
 
+from dispatch.push import push_forget
 from dispatch.sms.gateways import sms_send
 from signin.models import Invitation, SignInCode
 from volunteers.models import Volunteer
@@ -239,8 +240,9 @@ def _session_keys_of(user_ids: set[int]) -> list[str]:
 
 
 def sign_ins_revoke(*, users) -> dict:
-    """Sign members out everywhere: their API tokens are deleted and their sessions
-    ended. Their open sockets close (4401) at the next re-check. Returns the counts."""
+    """Sign members out everywhere: their API tokens are deleted, their sessions ended
+    and their phones' push subscriptions forgotten. Their open sockets close (4401) at
+    the next re-check. Returns the counts of tokens and sessions."""
     user_ids = {user.pk for user in users}
     tokens, _by_model = Token.objects.filter(user_id__in=user_ids).delete()
     store = import_module(settings.SESSION_ENGINE).SessionStore
@@ -251,8 +253,14 @@ def sign_ins_revoke(*, users) -> dict:
     Invitation.objects.filter(
         user_id__in=user_ids, used_at__isnull=True, withdrawn_at__isnull=True
     ).update(withdrawn_at=timezone.now())
+    # Nor may their phones, signed out, be shown their offers.
+    pushes = push_forget(user_ids=user_ids)
     logger.info(
-        "signed out users %s: %d token(s), %d session(s)", sorted(user_ids), tokens, len(sessions)
+        "signed out users %s: %d token(s), %d session(s), %d push subscription(s)",
+        sorted(user_ids),
+        tokens,
+        len(sessions),
+        pushes,
     )
     return {"tokens": tokens, "sessions": len(sessions)}
 

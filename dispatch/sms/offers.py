@@ -15,9 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone, translation
 
-from dispatch.availability import ready_crew
 from dispatch.labels import need_label
 from dispatch.models import Assignment, AssignmentStatus, OfferSmsCode
+from dispatch.selectors import offer_recipients
 from dispatch.sms.gateways import sms_send_and_record
 from volunteers.models import Vehicle, Volunteer
 
@@ -118,15 +118,6 @@ def _offers_due(now):
     )
 
 
-def _recipients(assignment: Assignment) -> list[Volunteer]:
-    """The volunteer offered, or the crew members of the vehicle offered who are on duty
-    and free (an SMS to one who cannot go costs a text and a phone call back)."""
-    if assignment.volunteer_id:
-        return [assignment.volunteer]
-    ready = ready_crew([assignment.vehicle_id]).get(assignment.vehicle_id, set())
-    return list(assignment.vehicle.crew.filter(pk__in=ready).order_by("pk"))
-
-
 def _claim(assignment: Assignment, recipients: list[Volunteer], now) -> OfferSmsCode | None:
     """Claim the right to text this offer, with a conditional write, so that two sweeps
     (overlapping beat ticks, two workers, a task redelivered after a worker died) never
@@ -200,7 +191,7 @@ def _offer_text_send(assignment_id: int, now) -> bool:
     assignment = Assignment.objects.select_related(
         "need__incident__township", "need__skill", "volunteer", "vehicle"
     ).get(pk=assignment_id)
-    recipients = _recipients(assignment)
+    recipients = offer_recipients(assignment)
     if not recipients:
         return False
     sms_code = _claim(assignment, recipients, now)

@@ -229,3 +229,85 @@ def test_an_offer_at_an_exact_place_does_not_say_approximate(
     expect(page.locator(".offer")).to_be_visible()
     expect(page.locator(".offer .approximate")).to_have_count(0)
     closed_without_script_errors(context)
+
+
+WAKE = {
+    "zh": {"on": "屏幕保持常亮", "off": "屏幕可能休眠"},
+    "en": {"on": "Screen stays on", "off": "Screen may sleep"},
+}
+
+
+# Every wake lock the page takes, to count those it has not released.
+COUNT_WAKE_LOCKS = """
+(() => {
+  const taken = (window.__wakeLocks = []);
+  if (!("WakeLock" in window)) return; // a page the browser does not deem secure
+  const request = WakeLock.prototype.request;
+  WakeLock.prototype.request = async function (...args) {
+    const lock = await request.apply(this, args);
+    taken.push(lock);
+    return lock;
+  };
+})();
+"""
+LOCKS_HELD = "window.__wakeLocks.filter((lock) => !lock.released).length"
+
+
+def _allow_wake_lock(context, page, base: str) -> None:
+    """The permission a phone's browser gives a visible page. Playwright's contexts deny
+    what they were not granted, and it has no name for this one: DevTools has."""
+    cdp = context.new_cdp_session(page)
+    context_id = cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
+    cdp.send(
+        "Browser.setPermission",
+        {
+            "permission": {"name": "screen-wake-lock"},
+            "setting": "granted",
+            "origin": base,
+            "browserContextId": context_id,
+        },
+    )
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_screen_is_kept_on_while_on_duty_and_let_sleep_off_duty(
+    browser, stack, on_duty_near, language
+):
+    words = WAKE[language]
+    rescuer = on_duty_near(SITE, km=2, phone="13900000022", name="赵红梅")
+    context = phone(browser, language)
+    context.add_init_script(COUNT_WAKE_LOCKS)
+    page = context.new_page()
+    _allow_wake_lock(context, page, stack)
+    sign_in(page, stack, rescuer.phone, DEMO_PASSWORD, next_path="/phone/")
+
+    # On duty: the page holds a screen wake lock, and says so.
+    expect(page.locator("body")).to_have_attribute("data-wake", "on")
+    expect(page.locator("#wake")).to_have_text(words["on"])
+    screenshot(page, f"phone-wake-on-{language}")
+
+    assert page.evaluate(LOCKS_HELD) == 1
+
+    page.locator("#duty").tap()
+    expect(page.locator("#duty")).to_have_attribute("aria-checked", "false")
+    # Off duty, nothing to be woken for: the lock is let go and the chip goes.
+    expect(page.locator("body")).to_have_attribute("data-wake", "")
+    expect(page.locator("#wake")).to_be_hidden()
+    assert page.evaluate(LOCKS_HELD) == 0
+
+    page.locator("#duty").tap()
+    expect(page.locator("body")).to_have_attribute("data-wake", "on")
+    closed_without_script_errors(context)
+
+
+def test_the_chip_says_the_screen_may_sleep_when_the_browser_refuses_the_lock(
+    browser, stack, on_duty_near
+):
+    rescuer = on_duty_near(SITE, km=2, phone="13900000023", name="赵红梅")
+    context = phone(browser, "zh")  # no wake lock permission: refused, as battery saver does
+    page = context.new_page()
+    sign_in(page, stack, rescuer.phone, DEMO_PASSWORD, next_path="/phone/")
+
+    expect(page.locator("body")).to_have_attribute("data-wake", "off")
+    expect(page.locator("#wake")).to_have_text(WAKE["zh"]["off"])
+    closed_without_script_errors(context)

@@ -126,6 +126,8 @@ OPERATIONS = (
     ("GET", "/api/log/"),
     ("GET", "/api/me/assignments/"),
     ("GET", "/api/me/hours/"),
+    ("POST", "/api/me/push-subscriptions/"),
+    ("DELETE", "/api/me/push-subscriptions/"),
     ("POST", "/api/needs/{id}/assign/"),
     ("POST", "/api/assignments/{id}/accept/"),
     ("POST", "/api/assignments/{id}/decline/"),

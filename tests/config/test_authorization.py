@@ -26,6 +26,7 @@ checks are in tests/dispatch/test_consumers*.py.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
@@ -33,9 +34,9 @@ from django.db import transaction
 from django.urls import URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from dispatch import services
+from dispatch import push, services
 from dispatch.matching import Pick
-from dispatch.models import Assignment, AssignmentStatus, SmsMessage
+from dispatch.models import Assignment, AssignmentStatus, PushSubscription, SmsMessage
 from dispatch.sms.webhook import SECRET_HEADER
 from incidents.models import Incident
 from tests.conftest import DEMO_PASSWORD
@@ -165,6 +166,8 @@ EXPECTED = {
     "POST api:log":                   row(403,         403,   403,   405,   405,   405),
     "GET api:my-assignments":         row(403,         200,   200,   403,   403,   403),
     "GET api:my-hours":               row(403,         200,   200,   403,   403,   403),
+    "POST api:my-push-subscriptions": row(403,         201,   201,   403,   403,   403),
+    "DELETE api:my-push-subscriptions": row(403,       204,   204,   403,   403,   403),
     "GET api:incident-assignments":   row(403,         403,   403,   200,   200,   200),
     "POST api:need-assign":           row(403,         403,   403,   403,   201,   201),
     "POST api:assignment-accept":     row(403,         200,   403,   403,   403,   403),
@@ -235,6 +238,7 @@ def scene(make_user, make_volunteer, settings) -> Scene:
     """An open rescue whose need is offered to the volunteer, opened by the coordinator
     (staff, as the demo city makes coordinators and commanders: DEMO_LOGINS)."""
     settings.SMS_INBOUND_SECRET = SMS_SECRET
+    settings.WEB_PUSH_VAPID_PRIVATE_KEY = push.vapid_keys_new()[0]
     volunteer = make_volunteer("13800000001")
     coordinator = make_user("coordinator", Role.COORDINATOR, is_staff=True)
     incident = open_rescue(coordinator)
@@ -250,6 +254,29 @@ def scene(make_user, make_volunteer, settings) -> Scene:
     with transaction.atomic():
         (offer,) = services.offers_make(need=need, picks=[pick])
     return Scene(volunteer, coordinator, incident, offer, make_user, make_volunteer)
+
+
+# A subscription as Chrome gives it (the keys are well-formed; nothing is pushed here).
+PUSH_ENDPOINT = "https://fcm.googleapis.com/fcm/send/matrix"
+PUSH_SUBSCRIPTION = {
+    "endpoint": PUSH_ENDPOINT,
+    "keys": {
+        "p256dh": (
+            "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+        ),
+        "auth": "tBHItJI5svbpez7KI4CCXg",
+    },
+}
+
+
+def _volunteer_subscribed(scene: Scene) -> None:
+    keys = PUSH_SUBSCRIPTION["keys"]
+    push.push_subscribe(
+        volunteer=scene.volunteer,
+        endpoint=PUSH_SUBSCRIPTION["endpoint"],
+        p256dh=keys["p256dh"],
+        auth=keys["auth"],
+    )
 
 
 def _accepted(scene: Scene) -> None:
@@ -421,6 +448,14 @@ CALLS = {
         )
     ),
     "GET api:my-hours": Call(),
+    "POST api:my-push-subscriptions": Call(
+        body=lambda s: PUSH_SUBSCRIPTION, state=lambda s: PushSubscription.objects.count()
+    ),
+    # Only one's own subscription goes: the other volunteer's DELETE finds none of theirs.
+    "DELETE api:my-push-subscriptions": Call(
+        prepare=_volunteer_subscribed,
+        paths=("/api/me/push-subscriptions/?" + urlencode({"endpoint": PUSH_ENDPOINT}),),
+    ),
     "GET api:incident-assignments": Call(pk=INCIDENT),
     "POST api:need-assign": Call(
         pk=NEED,

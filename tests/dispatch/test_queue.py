@@ -24,6 +24,7 @@ ENQUEUES = [
         (),
         {"volunteer_id": 5, "vehicle_id": None},
     ),
+    (queue.offers_push_enqueue, {"assignment_ids": [8, 9]}, tasks.offers_push, ([8, 9],), {}),
 ]
 IDS = [enqueue.__name__ for enqueue, *_ in ENQUEUES]
 

@@ -10,6 +10,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from dispatch.models import PushSubscription
+from dispatch.push import push_subscribe, vapid_keys_new
 from signin.models import Invitation, SignInCode
 from signin.services import (
     InvitationRefused,
@@ -21,6 +23,7 @@ from signin.services import (
     signin_code_verify,
     signin_codes_forget,
 )
+from tests.push_service import Subscriber
 from tests.signin.conftest import code_in
 
 pytestmark = pytest.mark.django_db
@@ -210,6 +213,24 @@ def test_revoking_deletes_the_token_and_ends_the_sessions(volunteer, make_volunt
     assert Token.objects.filter(user=other.user).exists()
     assert others_phone.get("/phone/").status_code == 200
     assert Session.objects.count() == 1
+
+
+def test_revoking_forgets_the_push_subscriptions_of_a_lost_phone(
+    volunteer, make_volunteer, settings
+):
+    """Offers pushed to a lost phone would show on its locked screen, signed out or not."""
+    settings.WEB_PUSH_VAPID_PRIVATE_KEY = vapid_keys_new()[0]
+    other = make_volunteer("13800000002")
+    for member, name in ((volunteer, "lost"), (other, "theirs")):
+        endpoint = f"https://fcm.googleapis.com/fcm/send/{name}"
+        keys = Subscriber(endpoint).subscription()["keys"]
+        push_subscribe(
+            volunteer=member, endpoint=endpoint, p256dh=keys["p256dh"], auth=keys["auth"]
+        )
+
+    sign_ins_revoke(users=[volunteer.user])
+
+    assert list(PushSubscription.objects.values_list("volunteer", flat=True)) == [other.pk]
 
 
 def test_deactivating_a_member_signs_them_out_everywhere(volunteer, coordinator):

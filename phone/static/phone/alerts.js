@@ -7,12 +7,16 @@
 //   - shows a system notification through the service worker (tag = the offer's id, so
 //     a second one replaces it; renotify, requireInteraction), which opens the page on
 //     that offer (sw.js, notificationclick) and is closed once the offer stops ringing.
+// With Web Push on at the server (push.js), the same tap subscribes this phone, so that
+// offers show with the page closed too.
 // While on duty the screen is kept on (Screen Wake Lock, asked again whenever the page
 // comes back into view), shown as a chip; a browser without it says so.
 //
 // The pure parts (which offers ring, the alert's mode, which notifications to show or
 // close) touch no DOM: Node's test runner checks them (tests/js/). setupAlerts() and
 // the rest touch the browser only when called.
+
+import { pushSubscribe } from "./push.js";
 
 const WANTED_KEY = "tongxin.phone.alerts";
 
@@ -142,6 +146,7 @@ let lastRows = [];
 let lastAnswered = new Set();
 let lock = null; // the screen wake lock, while held
 let wakeWanted = false;
+let pushState = "off"; // push.js: "subscribed", "off" (not at this server), "unavailable"
 
 const wanted = () => localStorage.getItem(WANTED_KEY) === "1";
 const notificationsSupported = () => "Notification" in window && "serviceWorker" in navigator;
@@ -157,9 +162,16 @@ async function enable() {
   ringer.chirp();
   navigator.vibrate?.(80);
   update();
+  await subscribePush();
 }
 
-// `options`: {T, button, status, wake, describe(row) -> {title, body}, icon}
+async function subscribePush() {
+  pushState = await pushSubscribe(page.push);
+  update();
+}
+
+// `options`: {T, button, status, wake, describe(row) -> {title, body}, icon,
+//   push: {key, url, send}}
 export function setupAlerts(options) {
   page = options;
   const Context = window.AudioContext || window.webkitAudioContext;
@@ -179,6 +191,9 @@ export function setupAlerts(options) {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") keepAwake(wakeWanted);
   });
+  // Subscribed before on this phone: the server is given the subscription again (it
+  // may have forgotten it: another member signed in here meanwhile, or a new key).
+  if (wanted() && permission() === "granted") subscribePush();
 }
 
 // The volunteer opened an offer (tapped its card or its notification): it stops ringing.
@@ -209,12 +224,13 @@ function update() {
   document.body.dataset.alert = mode;
   document.body.dataset.ringing = ringing.join(" ");
   document.body.dataset.tone = ringer.playing ? "on" : "off";
+  document.body.dataset.push = pushState;
   page.button.hidden = mode !== "off";
   page.button.querySelector(".alerts-label").textContent = wanted() ? page.T.alerts_sound_again : page.T.alerts_enable;
   const state = permission();
   let words = "";
   if (mode !== "off") {
-    words = state === "granted" ? page.T.alerts_on
+    words = state === "granted" ? (pushState === "subscribed" ? page.T.alerts_push : page.T.alerts_on)
       : state === "denied" ? page.T.alerts_blocked
       : state === "unsupported" ? page.T.alerts_no_notifications : page.T.alerts_on;
   }

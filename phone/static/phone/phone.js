@@ -16,7 +16,7 @@
 //                  the screen kept on              outbox.js   …kept, sent, shown
 //   sketch.js      where an offer lies from here
 
-import { request } from "../tongxin/api.js";
+import { request, sendJSON } from "../tongxin/api.js";
 import { embeddedJSON, h, keyed } from "../tongxin/dom.js";
 import { renderDuty, setDuty, toggleDuty } from "./actions.js";
 import { setupAlerts, updateAlerts } from "./alerts.js";
@@ -26,6 +26,7 @@ import { countdown, place } from "./format.js";
 import { myPosition, renderLocation, setupLocation, watchLocation } from "./location.js";
 import { setupNotice } from "./notice.js";
 import { pending, queued, renderOutbox, sendWaiting } from "./outbox.js";
+import { pushUnsubscribe } from "./push.js";
 import { $, BASE_TITLE, LANG, T, URLS, fmt, root } from "./page.js";
 import { drop, markDelivered, markSeen, openSocket, reconnectNow, socketState } from "./socket.js";
 import {
@@ -226,6 +227,7 @@ setupAlerts({
   wake: $("wake"),
   now: serverNow,
   icon: $("alerts-enable").dataset.icon,
+  push: { key: $("alerts-enable").dataset.pushKey, url: URLS.push_subscriptions, send: sendJSON },
   // The notification: what and where, as the card's top lines say it.
   describe: (row) => ({
     title: `${T.offer_heading}: ${row.incident_title}`,
@@ -251,14 +253,14 @@ $("install").addEventListener("click", async () => {
   installPrompt = null;
 });
 
-// The kept copy of the page is this volunteer's: it goes when they sign out, and they
-// land on the phone's sign-in page.
+// The kept copy of the page and the push subscription are this volunteer's: they go
+// when they sign out, and they land on the phone's sign-in page.
 document.querySelector("form.signout")?.addEventListener("submit", async (event) => {
   const form = event.target;
   form.append(h("input", { type: "hidden", name: "next", value: URLS.login }));
-  if (!("caches" in window)) return;
   event.preventDefault();
-  const names = await caches.keys();
+  await pushUnsubscribe({ url: URLS.push_subscriptions, send: sendJSON });
+  const names = "caches" in window ? await caches.keys() : [];
   await Promise.all(names.filter((n) => n.startsWith("tongxin-phone-")).map((n) => caches.delete(n)));
   form.submit();
 });

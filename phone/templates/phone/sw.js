@@ -1,6 +1,7 @@
 // Tongxin's phone page service worker (served by phone.views.service_worker).
 // It keeps the page's shell so the page opens on a weak connection or none:
-// It also opens the page on an offer when its notification is tapped (notificationclick).
+// It also opens the page on an offer when its notification is tapped (notificationclick),
+// and shows an offer pushed by the server (push; dispatch/push.py) with the page closed.
 // - the shell's static files: from the cache (named after their contents' hash);
 // - the page itself: from the network, the last copy when the network fails or is slow;
 // - everything else (the API, the state, the socket): the network only. The live state
@@ -9,6 +10,7 @@ const VERSION = "{{ version }}";
 const CACHE = `tongxin-phone-${VERSION}`;
 const SHELL = {{ shell|safe }};
 const PAGE = {{ page|safe }};
+const ICON = {{ icon|safe }};
 const SLOW_PAGE_MS = 6000;
 
 self.addEventListener("install", (event) => {
@@ -72,5 +74,36 @@ self.addEventListener("notificationclick", (event) => {
       return;
     }
     await self.clients.openWindow(offer ? `${PAGE}#offer-${offer}` : PAGE);
+  })());
+});
+
+// An offer pushed by the server (dispatch.push.offer_push_message). Shown with the same
+// tag as the page's own notification of that offer (alerts.js), so the two are one. When
+// a page is in view it rings and shows the offer itself: no notification then. Nothing
+// once the offer has expired (a push service may deliver late).
+self.addEventListener("push", (event) => {
+  let message = null;
+  try {
+    message = event.data?.json();
+  } catch {
+    return;
+  }
+  if (message?.type !== "offer") return;
+  if (message.expires_at && Date.parse(message.expires_at) <= Date.now()) return;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const inView = windows.some((client) =>
+      new URL(client.url).pathname === PAGE && client.visibilityState === "visible");
+    if (inView) return;
+    await self.registration.showNotification(message.title, {
+      body: message.body,
+      tag: String(message.offer),
+      renotify: true,
+      requireInteraction: true,
+      icon: ICON,
+      badge: ICON,
+      vibrate: [300, 60, 300, 60, 300],
+      data: { offer: message.offer },
+    });
   })());
 });
