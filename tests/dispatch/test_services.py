@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 
 from dispatch import matching, services
 from dispatch.availability import index_rebuild
-from dispatch.location_index import volunteer_key
+from dispatch.location_index import vehicle_key, volunteer_key
 from dispatch.models import (
     Assignment,
     AssignmentStatus,
@@ -23,7 +23,7 @@ from incidents.services import NeedSpec, incident_cancel, incident_resolve
 from tests.dispatch import scenes
 from tests.dispatch.scenes import KM, SITE, offers_on_two_rescues
 from tests.processes import wait_until
-from volunteers.models import Township, Vehicle, VehicleKind
+from volunteers.models import Skill, Township, Vehicle, VehicleKind
 
 pytestmark = pytest.mark.usefixtures("live_index")
 
@@ -1265,3 +1265,170 @@ def test_it_never_expires_an_offer_accepted_while_the_sweep_waited_for_it(
     assert outcomes["sweep"] == [], outcomes
     assert Assignment.objects.get(pk=offer.pk).status == AssignmentStatus.ACCEPTED
     assert kinds(assignment=offer) == ["offer.made", "offer.accepted"]
+
+
+# --- what the mutation run found unpinned (docs/mutation.md) --------------------------------
+
+
+def _truck(township, call_sign: str, *crew) -> Vehicle:
+    vehicle = Vehicle.objects.create(
+        call_sign=call_sign,
+        kind=VehicleKind.TRUCK,
+        township=township,
+        capacity=6,
+        max_water_depth_m=Decimal("0.60"),
+        latitude=SITE[0] + KM,
+        longitude=SITE[1],
+    )
+    vehicle.crew.add(*crew)
+    return vehicle
+
+
+@pytest.mark.django_db
+def test_it_stamps_when_an_offer_expired(coordinator, rescuers):
+    incident = open_rescue(coordinator, count=1)
+    services.incident_dispatch(incident_id=incident.pk)
+    late = offer_of(rescuers[0])
+    Assignment.objects.filter(pk=late.pk).update(expires_at=timezone.now())
+    before = timezone.now()
+
+    services.offers_expire()
+
+    # The review's "how long people took to answer" counts an expiry as an answer then.
+    assert before <= Assignment.objects.get(pk=late.pk).answered_at <= timezone.now()
+
+
+@pytest.mark.django_db
+def test_it_returns_the_offers_of_every_need_it_dispatched(coordinator, rescuers):
+    rescue = Skill.objects.get(code="rescue")
+    incident = open_rescue(
+        coordinator,
+        needs=[
+            NeedSpec(kind=Need.Kind.PEOPLE, skill=rescue, count=1),
+            NeedSpec(kind=Need.Kind.PEOPLE, skill=rescue, count=1),
+        ],
+    )
+
+    offers = services.incident_dispatch(incident_id=incident.pk)
+
+    assert {offer.need_id for offer in offers} == set(incident.needs.values_list("pk", flat=True))
+    assert len(offers) == Assignment.objects.filter(need__incident=incident).count()
+
+
+@pytest.mark.django_db
+def test_closing_an_incident_names_the_coordinator_on_each_withdrawal(coordinator, rescuers):
+    incident = open_rescue(coordinator, count=2)
+    services.incident_dispatch(incident_id=incident.pk)
+    services.assignment_accept(assignment_id=offer_of(rescuers[0]).pk, volunteer=rescuers[0])
+
+    incident_cancel(incident=incident, actor=coordinator, note="误报")
+
+    closings = DeploymentEvent.objects.filter(
+        incident=incident, kind__in=[EventKind.OFFER_WITHDRAWN, EventKind.ASSIGNMENT_CANCELLED]
+    )
+    assert closings.count() == 3
+    assert {event.actor for event in closings} == {coordinator}
+
+
+@pytest.mark.django_db
+def test_filling_the_last_place_by_hand_withdraws_the_other_offers_of_the_need(
+    coordinator, rescuers, monkeypatch
+):
+    incident = open_rescue(coordinator, count=2)
+    services.incident_dispatch(incident_id=incident.pk)
+    need = incident.needs.get()
+    services.assignment_accept(assignment_id=offer_of(rescuers[0]).pk, volunteer=rescuers[0])
+    queued = []
+    monkeypatch.setattr(
+        services.queue,
+        "offers_withdraw_from_busy_enqueue",
+        lambda **resource: queued.append(resource),
+    )
+
+    services.assignment_assign_manually(
+        need_id=need.pk,
+        target=services.ManualTarget(volunteer=rescuers[4]),
+        actor=coordinator,
+        reason="电话确认",
+    )
+
+    left = Assignment.objects.filter(need=need).exclude(volunteer__in=[rescuers[0], rescuers[4]])
+    assert {(a.status, a.reason) for a in left} == {
+        (AssignmentStatus.WITHDRAWN, services.NOT_NEEDED)
+    }
+    # The one booked by hand is busy now: their offers elsewhere go to others.
+    assert queued == [{"volunteer_id": rescuers[4].pk}]
+
+
+@pytest.mark.django_db
+def test_booking_the_first_of_two_places_by_hand_leaves_the_other_offers_open(
+    coordinator, rescuers
+):
+    incident = open_rescue(coordinator, count=2)
+    services.incident_dispatch(incident_id=incident.pk)
+    need = incident.needs.get()
+
+    services.assignment_assign_manually(
+        need_id=need.pk,
+        target=services.ManualTarget(volunteer=rescuers[4]),
+        actor=coordinator,
+        reason="电话确认",
+    )
+
+    open_offers = Assignment.objects.filter(need=need, status=AssignmentStatus.OFFERED)
+    assert open_offers.count() == 3  # one place left: the offers still ask for it
+
+
+@pytest.mark.django_db
+def test_a_truck_that_took_a_task_leaves_the_index_once_the_accept_commits(
+    coordinator, make_volunteer, township, live_index, django_capture_on_commit_callbacks
+):
+    driver = make_volunteer("13912340011", on_duty=True)
+    truck = _truck(township, "抢险车 9", driver)
+    index_rebuild()
+    incident = open_rescue(coordinator, count=1)
+    need = Need.objects.create(
+        incident=incident, kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.TRUCK
+    )
+    offer = Assignment.objects.create(need=need, vehicle=truck, status=AssignmentStatus.OFFERED)
+
+    def trucks_indexed() -> list[int]:
+        hits = live_index.search(
+            vehicle_key(VehicleKind.TRUCK),
+            latitude=SITE[0],
+            longitude=SITE[1],
+            radius_km=50,
+            count=10,
+        )
+        return [hit.member for hit in hits]
+
+    assert trucks_indexed() == [truck.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.assignment_accept(assignment_id=offer.pk, volunteer=driver)
+
+    assert trucks_indexed() == []
+
+
+@pytest.mark.django_db
+def test_the_sweep_withdraws_the_offers_of_a_truck_whose_withdrawal_was_lost(
+    coordinator, make_volunteer, township
+):
+    driver = make_volunteer("13912340012", on_duty=True)
+    busy, free = _truck(township, "抢险车 7", driver), _truck(township, "抢险车 8")
+    incident = open_rescue(coordinator, count=1)
+
+    def trucks_need():
+        return Need.objects.create(
+            incident=incident, kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.TRUCK
+        )
+
+    working, waiting = trucks_need(), trucks_need()
+    Assignment.objects.create(need=working, vehicle=busy, status=AssignmentStatus.EN_ROUTE)
+    lost = Assignment.objects.create(need=waiting, vehicle=busy, status=AssignmentStatus.OFFERED)
+    kept = Assignment.objects.create(need=waiting, vehicle=free, status=AssignmentStatus.OFFERED)
+
+    assert services.offers_withdraw_from_busy_sweep() == [waiting.pk]
+
+    assert Assignment.objects.get(pk=lost.pk).status == AssignmentStatus.WITHDRAWN
+    assert Assignment.objects.get(pk=kept.pk).status == AssignmentStatus.OFFERED
+    assert services.offers_withdraw_from_busy_sweep() == []
