@@ -1432,3 +1432,18 @@ def test_the_sweep_withdraws_the_offers_of_a_truck_whose_withdrawal_was_lost(
     assert Assignment.objects.get(pk=lost.pk).status == AssignmentStatus.WITHDRAWN
     assert Assignment.objects.get(pk=kept.pk).status == AssignmentStatus.OFFERED
     assert services.offers_withdraw_from_busy_sweep() == []
+
+
+@pytest.mark.django_db
+def test_the_sweep_withdraws_only_the_busy_volunteers_offers_whose_withdrawal_was_lost(
+    coordinator, rescuers
+):
+    busy, free = rescuers[0], rescuers[1]
+    taken, other, offers = offers_on_two_rescues(coordinator, (busy, free))
+    # Accepted; the withdrawal it queues after its commit never runs here (lost).
+    services.assignment_accept(assignment_id=offers[taken.pk, busy.pk].pk, volunteer=busy)
+
+    assert services.offers_withdraw_from_busy_sweep() == [other.pk]
+
+    assert Assignment.objects.get(pk=offers[other.pk, busy.pk].pk).status == "withdrawn"
+    assert Assignment.objects.get(pk=offers[other.pk, free.pk].pk).status == "offered"
