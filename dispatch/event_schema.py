@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dispatch.models import AssignmentStatus, EventKind
+from incidents.models import LocationPrecision
 from volunteers.models import VehicleStatus
 
 NULL = type(None)
@@ -61,6 +62,8 @@ EVENT_DATA: dict[str, dict[str, Key]] = {
         "longitude": required(float),
         "township": required(int, NULL),  # null when no township is on file
         "needs": required(list, items=int),
+        # How precise the place is (issue 12): absent from events logged before it was.
+        "location_precision": optional(str, values=LocationPrecision.values),
     },
     # incidents.services._incident_close
     EventKind.INCIDENT_RESOLVED: {"note": required(str)},

@@ -120,6 +120,7 @@ def incident_open(
             "longitude": incident.longitude,
             "township": incident.township_id,
             "needs": [need.pk for need in built],
+            "location_precision": incident.location_precision,
         },
     )
     queue.incident_dispatch_enqueue(incident_id=incident.pk)

@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import translation
 
 from dispatch.models import DeploymentEvent, EventKind
-from incidents.models import Incident, Need
+from incidents.models import Incident, LocationPrecision, Need
 from incidents.services import (
     IncidentClosed,
     NeedSpec,
@@ -47,6 +47,16 @@ def test_it_opens_an_incident_with_its_needs_and_one_log_event(coordinator):
     assert event.incident == incident
     assert event.actor == coordinator
     assert event.data["needs"] == list(incident.needs.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_the_log_says_how_precise_the_place_of_an_opened_incident_is(coordinator):
+    """A board that hears of the incident live, or a review read later, can tell a
+    township's centre from a pinned place without asking for the incident."""
+    open_flood_rescue(coordinator, location_precision=LocationPrecision.TOWNSHIP)
+
+    event = DeploymentEvent.objects.get(kind=EventKind.INCIDENT_OPENED)
+    assert event.data["location_precision"] == "township"
 
 
 @pytest.mark.django_db
