@@ -268,7 +268,7 @@ def dashboard(request):
             "geocode": reverse("dashboard:geocode"),
             "resources": reverse("dashboard:resources"),
             "markers": reverse("dashboard:markers"),
-            "units": reverse("dashboard:units") if can_edit else None,
+            "units": reverse("dashboard:units"),
         },
         "labels": labels_as_json(),
         "strings": _strings(),
@@ -405,13 +405,14 @@ def _ids(request, name: str) -> list[int] | None:
     return ids
 
 
-@_dashboard_json(coordinators_only=True)
+@_dashboard_json()
 def units(request):
     """Who is where doing what, since when: every volunteer on duty or on a task and
     every vehicle, with their state, the incident of their work and its title
     (dispatch.status_board.units_status_board). ?volunteers=1,2&vehicles=3 gives only
-    those (the page asks for the ones a live event named). Coordinators only: it has
-    phone numbers and live positions (DESIGN.md §6)."""
+    those (the page asks for the ones a live event named). Commanders read it without
+    the volunteers' phone numbers and live positions, as their map has none (DESIGN.md
+    §6); vehicles keep theirs, as on the map."""
     try:
         volunteer_ids, vehicle_ids = _ids(request, "volunteers"), _ids(request, "vehicles")
     except ValueError:
@@ -420,6 +421,8 @@ def units(request):
             % {"most": UNITS_ASKED_MAX},
             400,
         )
-    return JsonResponse(
-        status_board.units_status_board(volunteer_ids=volunteer_ids, vehicle_ids=vehicle_ids)
-    )
+    board = status_board.units_status_board(volunteer_ids=volunteer_ids, vehicle_ids=vehicle_ids)
+    if not user_has_role(request.user, Role.COORDINATOR):
+        for row in board["volunteers"]:
+            row.update(phone=None, latitude=None, longitude=None, located_at=None)
+    return JsonResponse(board)

@@ -262,6 +262,29 @@ def test_the_status_board_follows_a_volunteer_live(browser, stack, coordinator, 
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_a_commander_reads_who_is_where_without_phone_numbers(
+    browser, stack, commander, coordinator, rescuers, language
+):
+    signs_in_on_the_server(commander)
+    first, _second = rescuers
+    context = desktop(browser, language)
+    page = context.new_page()
+    sign_in(page, stack, "commander", DEMO_PASSWORD, "/dashboard/")
+    connection_is(page, "live")
+
+    page.click("#tab-units")
+
+    row = page.locator(f'#units tr[data-unit="volunteer:{first.pk}"]')
+    expect(row).to_contain_text("王建国")
+    expect(row).to_contain_text(WORDS[language]["free"])
+    expect(page.locator("#units thead th")).to_have_count(6)  # no "Phone" column
+    expect(page.locator("#status-board")).not_to_contain_text("13900000001")
+    expect(page.locator("#status-board a.tel")).to_have_count(0)
+    screenshot(page, f"dashboard-status-board-commander-{language}")
+    closed_without_script_errors(context)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_closing_with_places_unfilled_names_them_and_the_feed_names_incidents(
     browser, stack, coordinator, rescuers, language
 ):

@@ -106,7 +106,7 @@ EXPECTED = {
     "POST dashboard:markers":         row(405,         405,   405,   405,   405,   405),
     "GET dashboard:offers":           row(401,         403,   403,   200,   200,   200),
     "GET dashboard:candidates":       row(401,         403,   403,   403,   200,   200),
-    "GET dashboard:units":            row(401,         403,   403,   403,   200,   200),
+    "GET dashboard:units":            row(401,         403,   403,   200,   200,   200),
     # --- the volunteer's phone page ---------------------------------------------------
     "GET phone:home":                 row(PHONE_LOGIN, 200,   200,   403,   403,   403),
     "GET phone:login":                row(200,         PHONE, PHONE, PHONE, PHONE, PHONE),
@@ -279,6 +279,23 @@ def _volunteer_subscribed(scene: Scene) -> None:
     )
 
 
+def _volunteer_on_duty_nearby(scene: Scene) -> None:
+    Volunteer.objects.filter(pk=scene.volunteer.pk).update(
+        on_duty=True, last_latitude=SITE[0], last_longitude=SITE[1]
+    )
+
+
+def _no_phones_for_commanders(response, caller: str, volunteers: list[dict]) -> None:
+    """Commanders read the status board without phones or live positions (DESIGN.md §6)."""
+    assert volunteers, "the board shows the scene's volunteer"
+    if caller == CMDR:
+        assert {(v["phone"], v["latitude"], v["longitude"]) for v in volunteers} == {
+            (None, None, None)
+        }
+    else:
+        assert any(v["phone"] for v in volunteers)
+
+
 def _accepted(scene: Scene) -> None:
     services.assignment_accept(assignment_id=scene.assignment.pk, volunteer=scene.volunteer)
 
@@ -384,7 +401,12 @@ CALLS = {
     "POST dashboard:markers": Call(),
     "GET dashboard:offers": Call(pk=INCIDENT),
     "GET dashboard:candidates": Call(pk=NEED),
-    "GET dashboard:units": Call(),
+    "GET dashboard:units": Call(
+        prepare=_volunteer_on_duty_nearby,
+        check=lambda response, scene, caller: _no_phones_for_commanders(
+            response, caller, response.json()["volunteers"]
+        ),
+    ),
     "GET phone:home": Call(),
     "GET phone:login": Call(),
     "GET phone:state": Call(

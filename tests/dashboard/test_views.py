@@ -478,31 +478,47 @@ def test_it_keeps_closed_assignments_out_of_the_busy_count(client, coordinator, 
 
 
 @pytest.mark.django_db
-def test_it_lets_only_coordinators_see_the_status_board(client, commander, volunteer):
+def test_it_lets_coordinators_and_commanders_see_the_status_board(
+    client, coordinator, commander, volunteer
+):
     anonymous = client.get("/dashboard/units/")
     client.force_login(volunteer.user)
     as_volunteer = client.get("/dashboard/units/")
     client.force_login(commander)
     as_commander = client.get("/dashboard/units/")
+    client.force_login(coordinator)
+    as_coordinator = client.get("/dashboard/units/")
 
-    assert [anonymous.status_code, as_volunteer.status_code, as_commander.status_code] == [
+    assert [r.status_code for r in (anonymous, as_volunteer, as_commander, as_coordinator)] == [
         401,
         403,
-        403,
+        200,
+        200,
     ]
-    assert as_commander.json()["detail"]
+    assert as_volunteer.json()["detail"]
 
 
 @pytest.mark.django_db
-def test_it_gives_the_status_board_url_to_coordinators_only(client, coordinator, commander):
-    client.force_login(coordinator)
-    mine = page_config(client.get("/dashboard/"))
+def test_a_commander_reads_the_status_board_without_phones_or_live_positions(
+    client, commander, resources
+):
+    """DESIGN.md §6: commanders read what a review needs, not volunteers' phone numbers
+    or where each one is; the vehicles keep their places, as on the commander's map."""
     client.force_login(commander)
-    theirs = page_config(client.get("/dashboard/"))
 
-    assert mine["urls"]["units"] == "/dashboard/units/"
-    assert theirs["urls"]["units"] is None
-    assert 'id="status-board"' not in client.get("/dashboard/").content.decode()
+    board = client.get("/dashboard/units/").json()
+    page = client.get("/dashboard/")
+
+    people = {row["id"]: row for row in board["volunteers"]}
+    busy = people[resources["busy"].pk]
+    assert busy["state"] == "accepted" and busy["incident_title"]
+    assert {(row["phone"], row["latitude"], row["longitude"]) for row in people.values()} == {
+        (None, None, None)
+    }
+    assert any(row["latitude"] is not None for row in board["vehicles"])
+    assert page_config(page)["urls"]["units"] == "/dashboard/units/"
+    html = page.content.decode()
+    assert 'id="status-board"' in html and "13900000001" not in html
 
 
 @pytest.mark.django_db

@@ -127,7 +127,8 @@ export class UnitBoard {
         : ctx.t("units_shown", { shown: ctx.number(shown.length), total: ctx.number(all.length) });
     }
     if (!drawn.length) {
-      this.body.replaceChildren(h("tr", { class: "quiet" }, h("td", { colspan: 7 }, ctx.t("no_units"))));
+      const columns = ctx.canEdit ? 7 : 6;
+      this.body.replaceChildren(h("tr", { class: "quiet" }, h("td", { colspan: columns }, ctx.t("no_units"))));
       return;
     }
     keyed(this.body, drawn, (row) => this.row(row), (row) => JSON.stringify(row));
@@ -148,7 +149,8 @@ export class UnitBoard {
         : ""),
       h("td", { title: unit.since ? ctx.when(unit.since) : null },
         unit.since ? h("time", { datetime: unit.since }, ctx.when(unit.since)) : ""),
-      h("td", {}, phoneLink(ctx, unit.phone, unit.name)));
+      // Commanders read the board without phone numbers (DESIGN.md §6): no column.
+      ctx.canEdit ? h("td", {}, phoneLink(ctx, unit.phone, unit.name)) : null);
   }
 
   // What a volunteer's map popup says: name, teams, state and work, since when, phone.
