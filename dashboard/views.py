@@ -28,7 +28,7 @@ from incidents import geocoding
 from incidents.models import Incident, IncidentKind, Need
 from volunteers.models import Skill, Township
 from volunteers.roles import Role, user_has_role, user_may_watch
-from volunteers.selectors import township_nearest
+from volunteers.selectors import township_areas, township_nearest
 
 # Markers beyond this many on-duty volunteers are left off the map (the counts are not).
 MAP_VOLUNTEERS_MAX = 5000
@@ -146,6 +146,7 @@ def _strings() -> dict:
         "layer_volunteers": pgettext("dashboard", "Volunteers on duty"),
         "layer_vehicles": pgettext("dashboard", "Vehicles"),
         "layer_townships": pgettext("dashboard", "Township seats"),
+        "layer_township_areas": pgettext("dashboard", "Township areas (by nearest seat)"),
         "legend_volunteer": pgettext("dashboard", "Volunteer on duty"),
         "legend_volunteer_busy": pgettext("dashboard", "on a task"),
         "legend_vehicle": pgettext("dashboard", "Vehicle"),
@@ -253,6 +254,8 @@ def dashboard(request):
         "time_zone": settings.TIME_ZONE,
         "can_edit": can_edit,
         "tiles": {"url": settings.MAP_TILES_URL, "attribution": settings.MAP_TILES_ATTRIBUTION},
+        # With no tiles, the map's base: which township each place counts in.
+        "township_areas": [] if settings.MAP_TILES_URL else township_areas(),
         "urls": {
             "socket": "/ws/dashboard/",
             "incidents": reverse("api:incidents"),

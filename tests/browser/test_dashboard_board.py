@@ -285,6 +285,25 @@ def test_a_commander_reads_who_is_where_without_phone_numbers(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_the_map_without_tiles_outlines_each_townships_area(browser, stack, coordinator, language):
+    signs_in_on_the_server(coordinator)
+    context = desktop(browser, language)
+    page = context.new_page()
+    sign_in(page, stack, "coordinator", DEMO_PASSWORD, "/dashboard/")
+    connection_is(page, "live")
+
+    drawn = page.evaluate("window.dashboard.map.areaLayer.getLayers().length")
+
+    assert drawn == Township.objects.count()
+    page.locator(".leaflet-control-layers").hover()
+    expect(page.locator(".leaflet-control-layers-overlays")).to_contain_text(
+        {"zh": "乡镇范围（按最近驻地划分）", "en": "Township areas (by nearest seat)"}[language]
+    )
+    screenshot(page, f"dashboard-township-areas-{language}")
+    closed_without_script_errors(context)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_closing_with_places_unfilled_names_them_and_the_feed_names_incidents(
     browser, stack, coordinator, rescuers, language
 ):

@@ -613,3 +613,21 @@ def test_it_reads_the_status_board_in_a_fixed_number_of_queries(
         board = client.get("/dashboard/units/").json()
 
     assert len(board["volunteers"]) == 33
+
+
+# --- the base map without tiles (issue 12) --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_map_gets_the_township_areas_when_it_has_no_tiles(client, coordinator, settings):
+    client.force_login(coordinator)
+    settings.MAP_TILES_URL = ""
+    without = page_config(client.get("/dashboard/"))
+    settings.MAP_TILES_URL = "https://tiles.example.internal/{z}/{x}/{y}.png"
+    with_tiles = page_config(client.get("/dashboard/"))
+
+    assert {area["id"] for area in without["township_areas"]} == set(
+        Township.objects.values_list("pk", flat=True)
+    )
+    # Drawn over real tiles, lines of the system's own would pass for official ones.
+    assert with_tiles["township_areas"] == []

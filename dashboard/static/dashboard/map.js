@@ -1,6 +1,8 @@
 // The dashboard's Leaflet map (window.L, from /static/leaflet/leaflet.js). With no tile
 // server configured it draws on a plain background: township seats as labelled points,
-// so the incidents, volunteers and vehicles still have a place to stand.
+// and each township's area as the system counts it (the places nearest its seat:
+// volunteers.selectors.township_areas), so the incidents, volunteers and vehicles still
+// have a place to stand and a coordinator sees which township a place counts in.
 
 import { escapeHtml, h } from "../tongxin/dom.js";
 import { boxWithin, clusterLook, grownBox, gridClusters, inBox, nearestWithin } from "./cluster.js";
@@ -27,9 +29,10 @@ export class DashboardMap {
     } else {
       element.classList.add("no-tiles");
     }
-    for (const [name, zIndex] of [["seats", 410], ["volunteers", 420], ["incidents", 450]]) {
+    for (const [name, zIndex] of [["areas", 405], ["seats", 410], ["volunteers", 420], ["incidents", 450]]) {
       this.map.createPane(name).style.zIndex = zIndex;
     }
+    this.areaLayer = L.layerGroup().addTo(this.map);
     this.seatLayer = L.layerGroup().addTo(this.map);
     this.volunteerLayer = L.layerGroup().addTo(this.map);
     this.vehicleLayer = L.layerGroup().addTo(this.map);
@@ -39,14 +42,17 @@ export class DashboardMap {
     this.projected = null;  // {zoom, points}: the volunteers in pixels at that zoom
     this.drawnBox = null;  // the pixel box (and zoom) the volunteer layer was drawn for
     this.singles = [];  // the volunteers drawn one by one, in pixels at the drawn zoom
+    this.drawAreas();
     this.drawSeats();
     L.control.scale({ imperial: false }).addTo(this.map);
-    L.control.layers(null, {
+    const overlays = {
       [ctx.t("layer_incidents")]: this.incidentLayer,
       [ctx.t("layer_volunteers")]: this.volunteerLayer,
       [ctx.t("layer_vehicles")]: this.vehicleLayer,
       [ctx.t("layer_townships")]: this.seatLayer,
-    }, { position: "topright" }).addTo(this.map);
+    };
+    if (ctx.config.township_areas.length) overlays[ctx.t("layer_township_areas")] = this.areaLayer;
+    L.control.layers(null, overlays, { position: "topright" }).addTo(this.map);
     this.addLegend();
     this.map.on("click", (event) => {
       const volunteer = this.volunteerAt(event.latlng);
@@ -65,6 +71,16 @@ export class DashboardMap {
     const seats = this.ctx.config.townships.map((t) => [t.latitude, t.longitude]);
     if (seats.length) this.map.fitBounds(seats, { padding: [40, 40] });
     else this.map.setView([34.40, 113.74], 11);
+  }
+
+  // Thin lines, no fill: the base map under everything else, never in the way of a click.
+  drawAreas() {
+    const L = this.L;
+    for (const area of this.ctx.config.township_areas) {
+      L.polygon(area.polygon, {
+        pane: "areas", color: "#9aa5b1", weight: 1, dashArray: "4 3", fill: false, interactive: false,
+      }).addTo(this.areaLayer);
+    }
   }
 
   drawSeats() {
