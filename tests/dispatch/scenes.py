@@ -54,14 +54,23 @@ def open_boat_rescue(coordinator):
 
 def make_boat(township, call_sign: str, *crew) -> Vehicle:
     """A boat at SITE, with these crew members."""
-    boat = Vehicle.objects.create(
+    return make_vehicle(township, call_sign, *crew, kind=VehicleKind.BOAT)
+
+
+# What each kind of vehicle works in: a boat in deep water, a truck up to its axles.
+MAX_WATER_DEPTH_M = {VehicleKind.BOAT: Decimal("1.5"), VehicleKind.TRUCK: Decimal("0.60")}
+
+
+def make_vehicle(township, call_sign: str, *crew, kind: str, at=SITE) -> Vehicle:
+    """A vehicle of this kind for six, at `at` (SITE), with these crew members."""
+    vehicle = Vehicle.objects.create(
         call_sign=call_sign,
-        kind=VehicleKind.BOAT,
+        kind=kind,
         township=township,
         capacity=6,
-        max_water_depth_m=Decimal("1.5"),
-        latitude=SITE[0],
-        longitude=SITE[1],
+        max_water_depth_m=MAX_WATER_DEPTH_M[kind],
+        latitude=at[0],
+        longitude=at[1],
     )
-    boat.crew.add(*crew)
-    return boat
+    vehicle.crew.add(*crew)
+    return vehicle

@@ -1271,17 +1271,9 @@ def test_it_never_expires_an_offer_accepted_while_the_sweep_waited_for_it(
 
 
 def _truck(township, call_sign: str, *crew) -> Vehicle:
-    vehicle = Vehicle.objects.create(
-        call_sign=call_sign,
-        kind=VehicleKind.TRUCK,
-        township=township,
-        capacity=6,
-        max_water_depth_m=Decimal("0.60"),
-        latitude=SITE[0] + KM,
-        longitude=SITE[1],
+    return scenes.make_vehicle(
+        township, call_sign, *crew, kind=VehicleKind.TRUCK, at=(SITE[0] + KM, SITE[1])
     )
-    vehicle.crew.add(*crew)
-    return vehicle
 
 
 @pytest.mark.django_db
