@@ -301,6 +301,9 @@ class OfferSmsCode(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
+    # The offer was withdrawn (or its task cancelled) after it was texted, and that was
+    # texted too (dispatch.sms.offers.stand_downs_sms): set by the sweep that claims it.
+    stood_down_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -40,6 +40,7 @@ from dispatch.models import (
     Engagement,
     EventKind,
 )
+from dispatch.reasons import ACCEPTED_ANOTHER, NOT_NEEDED, VEHICLE_OUT_OF_SERVICE, closed_reason
 from dispatch.selectors import (
     ASKED_STATUSES,
     candidates_for_many,
@@ -142,41 +143,6 @@ def _take_on(assignment: Assignment, *, volunteer_id: int | None, **fields) -> N
             _set_status(assignment, AssignmentStatus.ACCEPTED, **fields)
         if volunteer_id is not None:
             Engagement.objects.create(volunteer_id=volunteer_id, assignment=assignment)
-
-
-NOT_NEEDED = "not needed"
-ACCEPTED_ANOTHER = "accepted another task"
-VEHICLE_OUT_OF_SERVICE = "vehicle out of service"
-
-
-def _closed_reason(assignment: Assignment) -> str:
-    """What a volunteer answering a closed offer is told: why it closed."""
-    if assignment.status == AssignmentStatus.WITHDRAWN:
-        if assignment.reason == NOT_NEEDED:
-            return _("Already filled: this task no longer needs you. Thank you.")
-        if assignment.reason == ACCEPTED_ANOTHER:
-            return _("Withdrawn: you accepted another task.")
-        if assignment.reason == VEHICLE_OUT_OF_SERVICE:
-            return _("Withdrawn: the vehicle is out of service.")
-        # incidents.services closes an incident's offers with "incident <status>".
-        if assignment.reason == f"incident {Incident.Status.RESOLVED}":
-            return _("Withdrawn: the incident was resolved.")
-        if assignment.reason == f"incident {Incident.Status.CANCELLED}":
-            return _("Withdrawn: the incident was cancelled.")
-        if assignment.reason.startswith("incident "):
-            return _("Withdrawn: the incident was closed.")
-        return _("Withdrawn by the coordinator: %(reason)s") % {"reason": assignment.reason}
-    if assignment.status == AssignmentStatus.EXPIRED:
-        return _("This offer expired and went to someone else.")
-    if assignment.status == AssignmentStatus.DECLINED:
-        return _("You already declined this offer.")
-    if assignment.status == AssignmentStatus.COMPLETED:
-        return _("This task is already completed.")
-    if assignment.status == AssignmentStatus.CANCELLED:
-        return _("This assignment is already cancelled.")
-    if assignment.status in ACTIVE_STATUSES:
-        return _("This offer is already accepted.")
-    return _("This offer was already answered.")
 
 
 def _incident_closed_reason(incident: Incident) -> str:
@@ -381,7 +347,7 @@ def assignment_accept(*, assignment_id: int, volunteer: Volunteer) -> Assignment
     if not _may_answer(assignment, volunteer):
         raise NotYours(_("This offer is not yours."))
     if assignment.status != AssignmentStatus.OFFERED:
-        raise OfferClosed(_closed_reason(assignment))
+        raise OfferClosed(closed_reason(assignment))
     now = timezone.now()
     if assignment.expires_at and assignment.expires_at <= now:
         raise OfferClosed(_("This offer expired and went to someone else."))
@@ -414,7 +380,7 @@ def assignment_decline(*, assignment_id: int, volunteer: Volunteer, reason: str 
     if not _may_answer(assignment, volunteer):
         raise NotYours(_("This offer is not yours."))
     if assignment.status != AssignmentStatus.OFFERED:
-        raise OfferClosed(_closed_reason(assignment))
+        raise OfferClosed(closed_reason(assignment))
     _set_status(
         assignment, AssignmentStatus.DECLINED, answered_at=timezone.now(), reason=reason[:300]
     )

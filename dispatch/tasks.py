@@ -91,8 +91,9 @@ def index_reconcile() -> dict:
 
 @shared_task(name=queue.OFFERS_SMS_FALLBACK, ignore_result=True)
 def offers_sms_fallback() -> int:
-    """Text each offer no phone confirmed within SMS_FALLBACK_SECONDS, once."""
-    return sms_offers.offers_sms_fallback()
+    """Text each offer no phone confirmed within SMS_FALLBACK_SECONDS, once; and the
+    stand-down of each texted offer withdrawn since, once."""
+    return sms_offers.offers_sms_fallback() + sms_offers.stand_downs_sms()
 
 
 @shared_task(name=queue.OFFERS_PUSH, ignore_result=True)

@@ -9,6 +9,7 @@ worker that keeps the shell for weak connections, both served from the /phone/ s
 
 import hashlib
 import json
+from datetime import timedelta
 from functools import cache, wraps
 from urllib.parse import urlencode
 
@@ -41,8 +42,9 @@ from dispatch.labels import (
     vehicle_label,
 )
 from dispatch.live import last_seq
-from dispatch.models import ACTIVE_STATUSES, OPEN_STATUSES, Assignment
+from dispatch.models import ACTIVE_STATUSES, OPEN_STATUSES, Assignment, AssignmentStatus
 from dispatch.push import push_public_key
+from dispatch.reasons import STAND_DOWN_UNSAID, stand_down_reason
 from dispatch.selectors import vehicles_crewed_by
 from incidents.models import Incident, Need
 from signin.client import client_address, number_locked_out
@@ -82,6 +84,7 @@ SHELL_STATIC = [
     "phone/queue.js",
     "phone/sketch.js",
     "phone/socket.js",
+    "phone/standdown.js",
     "phone/state.js",
     "phone/icon.svg",
     "phone/icon-192.png",
@@ -209,7 +212,49 @@ def phone_state(volunteer) -> dict:
             for assignment, row in zip(assignments, rows, strict=True)
         ],
         "vehicles": [_vehicle_row(vehicle) for vehicle in vehicles],
+        "stood_down": _stand_downs(volunteer),
     }
+
+
+# A stand-down is told on the phone for this long after it: a page opened later, or one
+# that missed the event, still says why the card went.
+STAND_DOWN_NOTICE_MINUTES = 30
+STAND_DOWNS_SHOWN = 5
+
+
+def _stand_downs(volunteer) -> list[dict]:
+    """Their offers withdrawn and tasks cancelled lately, newest first, each with why
+    (dispatch.reasons.stand_down_reason): offers only once the phone had them (one
+    withdrawn before it arrived was never seen), not those they withdrew themselves by
+    accepting another."""
+    since = timezone.now() - timedelta(minutes=STAND_DOWN_NOTICE_MINUTES)
+    closed = (
+        Assignment.objects.filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
+        .filter(
+            Q(
+                status=AssignmentStatus.WITHDRAWN,
+                answered_at__gte=since,
+                delivered_at__isnull=False,
+            )
+            | Q(status=AssignmentStatus.CANCELLED, finished_at__gte=since)
+        )
+        .exclude(reason__in=STAND_DOWN_UNSAID)
+        .select_related("need__incident", "need__skill", "vehicle")
+        .distinct()
+        .order_by("-id")[:STAND_DOWNS_SHOWN]
+    )
+    return [
+        {
+            "id": assignment.pk,
+            "status": assignment.status,
+            "incident_title": assignment.need.incident.title,
+            "need_label": need_label(assignment.need, with_shift=False),
+            "vehicle": assignment.vehicle.call_sign if assignment.vehicle_id else None,
+            "why": stand_down_reason(assignment),
+            "at": _when(assignment.finished_at or assignment.answered_at),
+        }
+        for assignment in closed
+    ]
 
 
 def _strings() -> dict:
@@ -292,6 +337,10 @@ def _strings() -> dict:
         "alerts_sound_again": _("Turn the sound back on"),
         "alerts_on": _("Alerts on"),
         "alerts_push": _("Alerts on, also with this page closed"),
+        # Stand-downs (standdown.js).
+        "stood_down_offer": _("Offer withdrawn"),
+        "stood_down_task": _("Stood down: no need to go"),
+        "stood_down_ok": _("OK"),
         "alerts_blocked": _(
             "Notifications are blocked: offers ring only while this page is open. "
             "Allow notifications in the browser's site settings."

@@ -16,7 +16,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone, translation
 
 from dispatch.labels import need_label
-from dispatch.models import Assignment, AssignmentStatus, OfferSmsCode
+from dispatch.models import Assignment, AssignmentStatus, OfferSmsCode, SmsDirection
+from dispatch.reasons import STAND_DOWN_UNSAID, stand_down_reason
 from dispatch.selectors import offer_recipients
 from dispatch.sms.gateways import sms_send_and_record
 from volunteers.models import Vehicle, Volunteer
@@ -228,3 +229,65 @@ def offers_sms_fallback() -> int:
     now = timezone.now()
     due = list(_offers_due(now).values_list("pk", flat=True)[:SWEEP_BATCH])
     return sum(_offer_text_send(assignment_id, now) for assignment_id in due)
+
+
+# --- stand-downs ----------------------------------------------------------------------------
+
+
+def stand_down_sms_text(assignment: Assignment) -> str:
+    """The offer's incident, why it no longer needs them (both languages), and that
+    nothing is expected of them: no reply, no trip."""
+    with translation.override("zh-hans"):
+        chinese = stand_down_reason(assignment)
+    with translation.override("en"):
+        english = stand_down_reason(assignment)
+    return "\n".join(
+        [
+            f"【同心 Tongxin】{incident_sms_title(assignment.need.incident)}",
+            f"{chinese} / {english}",
+            "无需前往，无需回复。No need to go or reply.",
+        ]
+    )
+
+
+def _stand_down_send(sms_code_id: int, now) -> bool:
+    # The claim: of two sweeps, the one whose UPDATE changed the row texts.
+    if not OfferSmsCode.objects.filter(pk=sms_code_id, stood_down_at__isnull=True).update(
+        stood_down_at=now
+    ):
+        return False
+    sms_code = OfferSmsCode.objects.select_related("assignment__need__incident").get(pk=sms_code_id)
+    assignment = sms_code.assignment
+    # Whoever the offer was texted to (for a vehicle, its crew then): not the crew now.
+    phones = sorted(
+        set(
+            assignment.sms_messages.filter(
+                direction=SmsDirection.OUT, error="", created_at__lte=sms_code.sent_at
+            ).values_list("phone", flat=True)
+        )
+    )
+    text = stand_down_sms_text(assignment)
+    sent = [sms_send_and_record(phone=phone, text=text, assignment=assignment) for phone in phones]
+    if phones and not any(sent):
+        # Nothing went out: the next sweep tries again.
+        OfferSmsCode.objects.filter(pk=sms_code_id).update(stood_down_at=None)
+        return False
+    return bool(phones)
+
+
+def stand_downs_sms() -> int:
+    """Text the stand-down of every offer that was texted and then withdrawn (or whose
+    task was cancelled), once: someone reached by SMS sees no card vanish, and would
+    otherwise set off, or answer, for work that is gone. Runs with the offers' sweep;
+    safe twice or at once (_stand_down_send's claim). Returns how many were texted."""
+    now = timezone.now()
+    due = (
+        OfferSmsCode.objects.filter(
+            sent_at__isnull=False,
+            stood_down_at__isnull=True,
+            assignment__status__in=(AssignmentStatus.WITHDRAWN, AssignmentStatus.CANCELLED),
+        )
+        .exclude(assignment__reason__in=STAND_DOWN_UNSAID)
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    return sum(_stand_down_send(sms_code_id, now) for sms_code_id in list(due))

@@ -16,7 +16,7 @@ from dispatch import services
 from dispatch.live import last_seq
 from dispatch.models import Assignment, DeploymentEvent, EventKind
 from incidents.models import Incident, Need
-from incidents.services import NeedSpec, incident_open
+from incidents.services import NeedSpec, incident_cancel, incident_open
 from phone import views
 from phone.views import SHELL_STATIC
 from tests.conftest import DEMO_PASSWORD
@@ -642,3 +642,50 @@ def test_the_shell_files_are_served(client):
     for path in SHELL_STATIC:
         response = client.get(static(path))
         assert response.status_code == 200, path
+
+
+# --- stand-downs (issue 13) ----------------------------------------------------------------
+
+
+def test_it_says_why_an_offer_the_phone_had_was_withdrawn(signed_in, volunteer, coordinator):
+    offered = offer(volunteer, coordinator)
+    services.offer_mark_delivered(assignment_id=offered.pk, volunteer=volunteer)
+    incident_cancel(incident=offered.need.incident, actor=coordinator, note="误报")
+
+    state = signed_in.get("/phone/state/", headers={"accept-language": "en"}).json()
+
+    assert state["assignments"] == []
+    [told] = state["stood_down"]
+    assert told["id"] == offered.pk and told["status"] == "withdrawn"
+    assert told["incident_title"] == "龙湖镇 泰山村 群众被困"
+    assert told["why"] == "Withdrawn: the incident was cancelled."
+
+
+def test_it_says_why_a_task_was_cancelled_in_the_coordinators_words(
+    signed_in, volunteer, coordinator
+):
+    task = offer(volunteer, coordinator)
+    services.assignment_accept(assignment_id=task.pk, volunteer=volunteer)
+    services.assignment_unassign(assignment_id=task.pk, actor=coordinator, reason="已有人到场")
+
+    [told] = signed_in.get("/phone/state/").json()["stood_down"]
+
+    assert told["status"] == "cancelled"
+    assert told["why"] == "调度员已将你从此任务撤下：已有人到场"
+
+
+def test_it_keeps_quiet_about_what_the_volunteer_did_or_never_saw_or_long_ago(
+    signed_in, volunteer, coordinator
+):
+    unseen = offer(volunteer, coordinator)  # withdrawn before the phone had it
+    incident_cancel(incident=unseen.need.incident, actor=coordinator, note="误报")
+    taken, elsewhere = offer(volunteer, coordinator), offer(volunteer, coordinator)
+    services.offer_mark_delivered(assignment_id=elsewhere.pk, volunteer=volunteer)
+    services.assignment_accept(assignment_id=taken.pk, volunteer=volunteer)
+    services.offers_withdraw_from_busy(volunteer_id=volunteer.pk)  # "accepted another task"
+    old = offer(volunteer, coordinator)
+    services.offer_mark_delivered(assignment_id=old.pk, volunteer=volunteer)
+    incident_cancel(incident=old.need.incident, actor=coordinator, note="误报")
+    Assignment.objects.filter(pk=old.pk).update(answered_at=timezone.now() - timedelta(hours=1))
+
+    assert signed_in.get("/phone/state/").json()["stood_down"] == []

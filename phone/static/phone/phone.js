@@ -28,6 +28,7 @@ import { setupNotice } from "./notice.js";
 import { pending, queued, renderOutbox, sendWaiting } from "./outbox.js";
 import { pushUnsubscribe } from "./push.js";
 import { $, BASE_TITLE, LANG, T, URLS, fmt, root } from "./page.js";
+import { renderStandDowns } from "./standdown.js";
 import { drop, markDelivered, markSeen, openSocket, reconnectNow, socketState } from "./socket.js";
 import {
   app, arrange, isNewer, mergeSnapshot, reached, remaining, serverNow, serviceChange, setState,
@@ -164,6 +165,7 @@ function render() {
   const where = here ? [here.latitude.toFixed(3), here.longitude.toFixed(3)] : null;
   const uiKey = (row) => JSON.stringify([row, app.busy.has(row.id), app.finishing === row.id,
     remaining(row) <= 0, pending(row.id), where, LANG]);
+  renderStandDowns();
   keyed($("offers"), offers, offerCard, uiKey);
   keyed($("tasks"), current, taskCard, uiKey);
   keyed($("shift-list"), upcoming, shiftItem, uiKey);

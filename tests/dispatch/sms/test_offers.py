@@ -21,7 +21,7 @@ from dispatch.models import (
 from dispatch.sms import offers as sms_offers
 from dispatch.sms.offers import offers_sms_fallback
 from incidents.models import Need
-from incidents.services import NeedSpec
+from incidents.services import NeedSpec, incident_cancel
 from tests.dispatch.scenes import KM, SITE
 from tests.dispatch.sms.scenes import code_of, inbound, old_offers, status_of
 from tests.dispatch.test_services import open_rescue, race
@@ -210,3 +210,75 @@ def test_it_gives_open_offers_different_codes(coordinator, rescuers, outbox):
     assert len(codes) == 5
     assert len(set(codes)) == 5
     assert all(len(code) == 4 and code.isdigit() for code in codes)
+
+
+# --- stand-downs (issue 13) ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_texts_the_stand_down_of_a_texted_offer_once(coordinator, rescuers, outbox):
+    offers = old_offers(coordinator)
+    offers_sms_fallback()
+    incident = offers[0].need.incident
+
+    incident_cancel(incident=incident, actor=coordinator, note="误报")
+    assert sms_offers.stand_downs_sms() == 2
+    assert sms_offers.stand_downs_sms() == 0  # a second sweep texts nobody again
+
+    [offer_text, stand_down] = outbox("13900000001")
+    assert f"#{incident.pk}" in stand_down["text"]
+    assert "已撤回：该事件已取消。 / Withdrawn: the incident was cancelled." in stand_down["text"]
+    assert "No need to go or reply." in stand_down["text"]
+    assert len(outbox("13900000002")) == 2
+
+
+@pytest.mark.django_db
+def test_it_texts_a_task_taken_on_by_sms_and_then_cancelled(client, coordinator, rescuers, outbox):
+    offers = old_offers(coordinator)
+    offers_sms_fallback()
+    inbound(client, "13900000001", f"Y {code_of(offers[0])}")
+    assert status_of(offers[0]) == AssignmentStatus.ACCEPTED
+    services.assignment_unassign(assignment_id=offers[0].pk, actor=coordinator, reason="已有人到场")
+
+    tasks.offers_sms_fallback()  # the beat task: the offers' texts and the stand-downs
+
+    stand_down = outbox("13900000001")[-1]["text"]
+    assert "调度员已将你从此任务撤下：已有人到场" in stand_down
+    assert "Taken off this task by the coordinator: 已有人到场" in stand_down
+
+
+@pytest.mark.django_db
+def test_it_texts_no_stand_down_of_an_offer_never_texted_or_of_ones_own_doing(
+    coordinator, rescuers, outbox
+):
+    texted = old_offers(coordinator)
+    offers_sms_fallback()
+    never_texted = services.incident_dispatch(incident_id=open_rescue(coordinator).pk)
+    # The second rescuer accepts another task: their texted offer is withdrawn by their
+    # own doing, and the untexted offers by the incident's cancellation.
+    busy = rescuers[1]
+    other = [o for o in never_texted if o.volunteer_id == busy.pk][0]
+    services.assignment_accept(assignment_id=other.pk, volunteer=busy)
+    services.offers_withdraw_from_busy(volunteer_id=busy.pk)
+    incident_cancel(incident=never_texted[0].need.incident, actor=coordinator, note="误报")
+    before = len(outbox())
+
+    assert sms_offers.stand_downs_sms() == 0
+    assert len(outbox()) == before
+    assert Assignment.objects.get(pk=texted[1].pk).status == AssignmentStatus.WITHDRAWN
+
+
+@pytest.mark.django_db
+def test_it_tries_a_stand_down_again_when_the_gateway_fails(
+    coordinator, rescuers, outbox, settings
+):
+    offers = old_offers(coordinator)
+    offers_sms_fallback()
+    incident_cancel(incident=offers[0].need.incident, actor=coordinator, note="误报")
+    settings.SMS_BACKEND = "dispatch.sms.gateways.HttpSmsBackend"
+    settings.SMS_HTTP_URL = "http://127.0.0.1:9/unreachable"
+
+    assert sms_offers.stand_downs_sms() == 0
+    settings.SMS_BACKEND = "dispatch.sms.gateways.ConsoleSmsBackend"
+
+    assert sms_offers.stand_downs_sms() == 2
