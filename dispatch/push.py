@@ -133,14 +133,15 @@ def push_subscribe(
 
 def push_unsubscribe(*, volunteer: Volunteer, endpoint: str) -> bool:
     """Forget the volunteer's subscription at this endpoint (signing out, alerts off)."""
-    deleted, _ = PushSubscription.objects.filter(volunteer=volunteer, endpoint=endpoint).delete()
+    mine = PushSubscription.objects.filter(volunteer=volunteer, endpoint=endpoint)
+    deleted, _by_model = mine.delete()
     return bool(deleted)
 
 
 def push_forget(*, user_ids) -> int:
     """Forget every subscription of these members: signed out everywhere (a lost phone),
     or deactivated, their phones must not be shown offers any more."""
-    deleted, _ = PushSubscription.objects.filter(volunteer__user_id__in=user_ids).delete()
+    deleted, _by_model = PushSubscription.objects.filter(volunteer__user_id__in=user_ids).delete()
     return deleted
 
 
