@@ -326,6 +326,9 @@ def test_it_leaves_out_a_vehicle_none_of_whose_crew_can_go(live_index, need, mak
 def test_a_crew_member_coming_on_duty_brings_the_vehicle_in(
     live_index, django_capture_on_commit_callbacks
 ):
+    # A truck with a second crew member first: the crew links' ids run ahead of the
+    # vehicles' ids, so that one cannot pass for the other.
+    make_vehicle("蓝天-卡车-09", kind=VehicleKind.TRUCK).crew.add(crew_member("13900000990"))
     boat = make_vehicle("蓝天-冲锋舟-01", crew_on_duty=False)
     availability_sync_vehicle(vehicle_id=boat.pk)
     assert live_index.keys() == set()
@@ -336,6 +339,7 @@ def test_a_crew_member_coming_on_duty_brings_the_vehicle_in(
         availability_sync_on_commit(volunteer_ids=[boat.crew.get().pk])
 
     assert members(live_index, "vehicle:boat") == [boat.pk]
+    assert Vehicle.crew.through.objects.get(vehicle=boat).pk != boat.pk
 
 
 @pytest.mark.django_db
