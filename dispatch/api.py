@@ -1,4 +1,4 @@
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -23,7 +23,7 @@ from config.idempotency.services import (
 )
 from dispatch import hours, push, services, vehicles
 from dispatch.models import OPEN_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
-from dispatch.selectors import log_events
+from dispatch.selectors import log_events, volunteers_own
 from incidents.models import Incident, IncidentKind, Need
 from volunteers.api import VehicleSerializer
 from volunteers.models import Vehicle, VehicleKind, Volunteer
@@ -282,7 +282,7 @@ class MyAssignments(generics.ListAPIView):
         volunteer = self.request.user.volunteer
         mine = (
             assignments_for_display()
-            .filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
+            .filter(volunteers_own(volunteer))
             .distinct()
             .order_by("-offered_at", "-id")
         )

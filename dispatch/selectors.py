@@ -33,6 +33,7 @@ from dispatch.models import (
     DeploymentEvent,
     Engagement,
 )
+from dispatch.reasons import STAND_DOWN_UNSAID
 from incidents.models import Incident, Need
 from volunteers.models import Team, Township, Vehicle, VehicleKind, VehicleStatus, Volunteer
 
@@ -169,6 +170,42 @@ def need_demand(need: Need, assignments: list[Assignment]) -> matching.NeedDeman
         water_depth_m=float(need.water_depth_m) if need.water_depth_m is not None else None,
         shift_start=need.shift_start,
         shift_end=need.shift_end,
+    )
+
+
+# --- a volunteer's own assignments -------------------------------------------------------
+
+
+def volunteers_own(volunteer: Volunteer) -> Q:
+    """The assignments a volunteer sees and answers: their own, and those of the vehicles
+    they crew. A filter; a listing adds .distinct(), as one vehicle has several crew."""
+    return Q(volunteer=volunteer) | Q(vehicle__crew=volunteer)
+
+
+# A stand-down is told on the phone for this long after it: a page opened later, or one
+# that missed the event, still says why the card went.
+STAND_DOWN_NOTICE_MINUTES = 30
+
+
+def stand_downs_of(volunteer: Volunteer, *, most: int) -> QuerySet[Assignment]:
+    """Their offers withdrawn and tasks cancelled in the last STAND_DOWN_NOTICE_MINUTES,
+    newest first: offers only once the phone had them (one withdrawn before it arrived
+    was never seen), not those they withdrew themselves by accepting another."""
+    since = timezone.now() - timedelta(minutes=STAND_DOWN_NOTICE_MINUTES)
+    return (
+        Assignment.objects.filter(volunteers_own(volunteer))
+        .filter(
+            Q(
+                status=AssignmentStatus.WITHDRAWN,
+                answered_at__gte=since,
+                delivered_at__isnull=False,
+            )
+            | Q(status=AssignmentStatus.CANCELLED, finished_at__gte=since)
+        )
+        .exclude(reason__in=STAND_DOWN_UNSAID)
+        .select_related("need__incident", "need__skill", "vehicle")
+        .distinct()
+        .order_by("-id")[:most]
     )
 
 

@@ -9,7 +9,6 @@ worker that keeps the shell for weak connections, both served from the /phone/ s
 
 import hashlib
 import json
-from datetime import timedelta
 from functools import cache, wraps
 from urllib.parse import urlencode
 
@@ -19,7 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -42,10 +41,10 @@ from dispatch.labels import (
     vehicle_label,
 )
 from dispatch.live import last_seq
-from dispatch.models import ACTIVE_STATUSES, OPEN_STATUSES, Assignment, AssignmentStatus
+from dispatch.models import ACTIVE_STATUSES, OPEN_STATUSES, Assignment
 from dispatch.push import push_public_key
-from dispatch.reasons import STAND_DOWN_UNSAID, stand_down_reason
-from dispatch.selectors import vehicles_crewed_by
+from dispatch.reasons import stand_down_reason
+from dispatch.selectors import stand_downs_of, vehicles_crewed_by, volunteers_own
 from incidents.models import Incident, Need
 from signin.client import client_address, number_locked_out
 from signin.services import (
@@ -182,9 +181,7 @@ def phone_state(volunteer) -> dict:
     volunteer = Volunteer.objects.select_related("township").get(pk=volunteer.pk)
     assignments = list(
         assignments_for_display(
-            Assignment.objects.filter(status__in=OPEN_STATUSES).filter(
-                Q(volunteer=volunteer) | Q(vehicle__crew=volunteer)
-            )
+            Assignment.objects.filter(status__in=OPEN_STATUSES).filter(volunteers_own(volunteer))
         )
         .select_related("need__incident__township")
         .distinct()
@@ -216,33 +213,13 @@ def phone_state(volunteer) -> dict:
     }
 
 
-# A stand-down is told on the phone for this long after it: a page opened later, or one
-# that missed the event, still says why the card went.
-STAND_DOWN_NOTICE_MINUTES = 30
 STAND_DOWNS_SHOWN = 5
 
 
 def _stand_downs(volunteer) -> list[dict]:
-    """Their offers withdrawn and tasks cancelled lately, newest first, each with why
-    (dispatch.reasons.stand_down_reason): offers only once the phone had them (one
-    withdrawn before it arrived was never seen), not those they withdrew themselves by
-    accepting another."""
-    since = timezone.now() - timedelta(minutes=STAND_DOWN_NOTICE_MINUTES)
-    closed = (
-        Assignment.objects.filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
-        .filter(
-            Q(
-                status=AssignmentStatus.WITHDRAWN,
-                answered_at__gte=since,
-                delivered_at__isnull=False,
-            )
-            | Q(status=AssignmentStatus.CANCELLED, finished_at__gte=since)
-        )
-        .exclude(reason__in=STAND_DOWN_UNSAID)
-        .select_related("need__incident", "need__skill", "vehicle")
-        .distinct()
-        .order_by("-id")[:STAND_DOWNS_SHOWN]
-    )
+    """Their recent stand-downs (dispatch.selectors.stand_downs_of), each with why
+    (dispatch.reasons.stand_down_reason)."""
+    closed = stand_downs_of(volunteer, most=STAND_DOWNS_SHOWN)
     return [
         {
             "id": assignment.pk,
@@ -596,7 +573,7 @@ def assignment_status(request, volunteer, pk: int):
     reply did not) counts as sent (queue.js, settled)."""
     found = (
         Assignment.objects.filter(pk=pk)
-        .filter(Q(volunteer=volunteer) | Q(vehicle__crew=volunteer))
+        .filter(volunteers_own(volunteer))
         .values_list("status", flat=True)
         .first()
     )
