@@ -68,6 +68,17 @@ EVENT_DATA: dict[str, dict[str, Key]] = {
     # incidents.services._incident_close
     EventKind.INCIDENT_RESOLVED: {"note": required(str)},
     EventKind.INCIDENT_CANCELLED: {"note": required(str)},
+    # Issue 13's kinds: empty until their services write them and say their keys here
+    # and in docs/websockets.md (tests/dispatch/test_event_schema.NOT_WRITTEN).
+    EventKind.INCIDENT_CHANGED: {},
+    EventKind.NEED_ADDED: {},
+    EventKind.NEED_CHANGED: {},
+    EventKind.NEED_CANCELLED: {},
+    EventKind.NEED_UNMET: {},
+    EventKind.NEED_WIDENED: {},
+    EventKind.ASSIGNMENT_REROUTED: {},
+    EventKind.BROADCAST_SENT: {},
+    EventKind.ACTIVITY_RECORDED: {},
     # volunteers.services.volunteer_set_duty
     EventKind.VOLUNTEER_ON_DUTY: {"township": required(int)},
     EventKind.VOLUNTEER_OFF_DUTY: {"township": required(int)},
@@ -119,6 +130,7 @@ JSON_NAMES = {
     bool: "boolean",
     NULL: "null",
     list: "list",
+    dict: "object",
 }
 
 

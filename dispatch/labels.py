@@ -110,6 +110,12 @@ EVENT_LABELS = {
     EventKind.INCIDENT_OPENED: pgettext_lazy("log event", "Incident opened"),
     EventKind.INCIDENT_RESOLVED: pgettext_lazy("log event", "Incident resolved"),
     EventKind.INCIDENT_CANCELLED: pgettext_lazy("log event", "Incident cancelled"),
+    EventKind.INCIDENT_CHANGED: pgettext_lazy("log event", "Incident changed"),
+    EventKind.NEED_ADDED: pgettext_lazy("log event", "Need added"),
+    EventKind.NEED_CHANGED: pgettext_lazy("log event", "Need changed"),
+    EventKind.NEED_CANCELLED: pgettext_lazy("log event", "Need cancelled"),
+    EventKind.NEED_UNMET: pgettext_lazy("log event", "Nobody left to ask"),
+    EventKind.NEED_WIDENED: pgettext_lazy("log event", "Search widened"),
     EventKind.VOLUNTEER_ON_DUTY: pgettext_lazy("log event", "Went on duty"),
     EventKind.VOLUNTEER_OFF_DUTY: pgettext_lazy("log event", "Went off duty"),
     EventKind.VEHICLE_STATUS: pgettext_lazy("log event", "Vehicle status"),
@@ -124,6 +130,9 @@ EVENT_LABELS = {
     EventKind.ASSIGNMENT_ON_SCENE: pgettext_lazy("log event", "On scene"),
     EventKind.ASSIGNMENT_COMPLETED: pgettext_lazy("log event", "Completed"),
     EventKind.ASSIGNMENT_CANCELLED: pgettext_lazy("log event", "Stood down"),
+    EventKind.ASSIGNMENT_REROUTED: pgettext_lazy("log event", "Place changed"),
+    EventKind.BROADCAST_SENT: pgettext_lazy("log event", "Message sent"),
+    EventKind.ACTIVITY_RECORDED: pgettext_lazy("log event", "Activity recorded"),
 }
 # The families a log filter may name instead of one kind ("offer" matches offer.*).
 EVENT_FAMILIES = {

@@ -149,6 +149,14 @@ class EventKind(models.TextChoices):
     INCIDENT_OPENED = "incident.opened", "事件创建 incident opened"
     INCIDENT_RESOLVED = "incident.resolved", "事件完成 incident resolved"
     INCIDENT_CANCELLED = "incident.cancelled", "事件取消 incident cancelled"
+    # A live incident changed (issue 13): its priority, place or words, and its needs.
+    INCIDENT_CHANGED = "incident.changed", "事件变更 incident changed"
+    NEED_ADDED = "need.added", "增加需求 need added"
+    NEED_CHANGED = "need.changed", "需求变更 need changed"
+    NEED_CANCELLED = "need.cancelled", "需求取消 need cancelled"
+    # Nobody left to ask within reach, and the search widened (by escalation or by hand).
+    NEED_UNMET = "need.unmet", "无人可派 nobody left to ask"
+    NEED_WIDENED = "need.widened", "扩大搜索 search widened"
     VOLUNTEER_ON_DUTY = "volunteer.on_duty", "上岗 volunteer on duty"
     VOLUNTEER_OFF_DUTY = "volunteer.off_duty", "下岗 volunteer off duty"
     VEHICLE_STATUS = "vehicle.status", "车辆状态 vehicle status"
@@ -163,6 +171,11 @@ class EventKind(models.TextChoices):
     ASSIGNMENT_ON_SCENE = "assignment.on_scene", "到场 on scene"
     ASSIGNMENT_COMPLETED = "assignment.completed", "完成 completed"
     ASSIGNMENT_CANCELLED = "assignment.cancelled", "取消 cancelled"
+    # The incident of someone under way moved: their phone is told the new place.
+    ASSIGNMENT_REROUTED = "assignment.rerouted", "地点变更 place changed"
+    # Messages to those on duty, and activities that are not dispatch (issue 13).
+    BROADCAST_SENT = "broadcast.sent", "群发通知 broadcast sent"
+    ACTIVITY_RECORDED = "activity.recorded", "活动记录 activity recorded"
 
 
 class DeploymentEvent(models.Model):

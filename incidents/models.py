@@ -166,6 +166,24 @@ class Need(models.Model):
     shift_start = models.DateTimeField(null=True, blank=True)
     shift_end = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=200, blank=True)
+    # A need the coordinator cancelled: kept (the log points at it), offered no more.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Nobody left to ask (issue 13): how far the search reaches beyond the volunteers'
+    # own travel ranges once widened, the other skills accepted, and when the need was
+    # last raised as unmet (cleared when someone is found).
+    reach_km = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text="The search widened to this distance; empty: each volunteer's own range.",
+    )
+    extra_skills = models.ManyToManyField(
+        Skill,
+        blank=True,
+        related_name="+",
+        help_text="Other skills the coordinator accepts for this need.",
+    )
+    unmet_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -215,3 +233,7 @@ class Need(models.Model):
         if self.kind == self.Kind.VEHICLE:
             return f"{self.count} × {self.get_vehicle_kind_display()}"
         return f"move {self.people_to_move} people through {self.water_depth_m} m water"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
