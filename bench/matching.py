@@ -1,7 +1,7 @@
 """Benchmark of the dispatch engine's matching on the full demo city (issue 3, DESIGN.md §5).
 
     .venv/bin/python bench/matching.py [--json] [--database-url URL] [--redis-url URL]
-                                       [--skip-seed] [--scale]
+                                       [--skip-seed] [--scale] [--batching-only]
 
 It sets Django up itself against a scratch PostgreSQL database (created and migrated
 when missing) and Redis, seeds the full city once (32,683 volunteers, 160 vehicles, 23
@@ -123,6 +123,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--skip-seed", action="store_true", help="the city is seeded already")
     parser.add_argument("--scale", action="store_true", help="also 33k / 330k / 1M volunteers")
+    parser.add_argument(
+        "--batching-only",
+        action="store_true",
+        help="only the surge arriving over time, one at a time vs in batches (quick)",
+    )
     return parser.parse_args()
 
 
@@ -707,6 +712,166 @@ def bench_surge() -> dict:
     return result
 
 
+# --- the surge arriving over time: planned one at a time or in batches (issue 13) ------
+
+# The surge's incidents opened one after another at random moments within a stretch of
+# time: bench/live.py opens its surge over 120 s (1.6 incidents a second here), "a few a
+# second" is 60 s, a sharp surge 30 s.
+ARRIVAL_STRETCHES_SECONDS = (120.0, 60.0, 30.0)
+HEADLINE_STRETCH_SECONDS = 60.0
+# dispatch.batching's window: 0 plans each incident alone at once (what the system did
+# before issue 13), 300 ms is DISPATCH_BATCH_WINDOW_MS's default.
+BATCH_WINDOWS_MS = (0, 300, 1000, 3000)
+ARRIVAL_DRAWS = 5  # arrival orders drawn per stretch; the figures are their means
+
+
+def surge_incidents(demands: list[matching.NeedDemand]) -> list[list[matching.NeedDemand]]:
+    """The surge as the incidents that bring it: each flood need an incident of its own
+    (as bench/live.py opens its surge: one need, one place each), a testing site's
+    shifts one incident (they share the site's place)."""
+    incidents: dict[object, list[matching.NeedDemand]] = {}
+    for demand in demands:
+        key = demand.id if demand.urgent else (demand.latitude, demand.longitude)
+        incidents.setdefault(key, []).append(demand)
+    return list(incidents.values())
+
+
+def arrivals_draw(
+    incidents: list[list[matching.NeedDemand]], *, stretch_s: float, rng: random.Random
+) -> list[tuple[float, list[matching.NeedDemand]]]:
+    """Each incident opened at a random moment within the stretch, in the order they open."""
+    return sorted(
+        ((rng.uniform(0, stretch_s), incident) for incident in incidents), key=lambda a: a[0]
+    )
+
+
+def batches_of(
+    arrivals: list[tuple[float, list[matching.NeedDemand]]], *, window_s: float
+) -> list[list[matching.NeedDemand]]:
+    """What dispatch.batching plans together: a window opens with the first arrival that
+    finds none open and takes everything that arrives before it ends. Window 0: each
+    incident alone (its needs together, as incident_dispatch always planned them)."""
+    batches: list[list[matching.NeedDemand]] = []
+    closes_at = -1.0
+    for at, incident in arrivals:
+        if window_s > 0 and at < closes_at:
+            batches[-1].extend(incident)
+        else:
+            batches.append(list(incident))
+            closes_at = at + window_s
+    return batches
+
+
+def plan_in_batches(
+    batches: list[list[matching.NeedDemand]], everyone: dict[int, list[matching.Resource]]
+) -> list[matching.Pick]:
+    """Each batch planned with plan_optimal, in the order they come, over every resource
+    not picked by an earlier batch: whoever is picked is taken (as if they accepted at
+    once), so a batch planned later chooses among those left."""
+    taken: set[tuple[bool, int]] = set()
+    picks: list[matching.Pick] = []
+    for batch in batches:
+        left = {
+            demand.id: [r for r in everyone[demand.id] if (r.is_vehicle, r.id) not in taken]
+            for demand in batch
+        }
+        planned = matching.plan_optimal(batch, left)
+        taken.update((pick.is_vehicle, pick.resource_id) for pick in planned)
+        picks += planned
+    return picks
+
+
+def batch_figures(
+    demands: list[matching.NeedDemand],
+    everyone: dict[int, list[matching.Resource]],
+    picks: list[matching.Pick],
+) -> dict:
+    """Places filled, km (in all, the flood's vehicles, the testing sites' people), the
+    picks' travel cost and plan_cost."""
+    urgent = {demand.id for demand in demands if demand.urgent}
+    return {
+        "filled": len(picks),
+        "km": matching.total_km(picks),
+        "km_flood": matching.total_km(p for p in picks if p.need_id in urgent),
+        "km_sites": matching.total_km(p for p in picks if p.need_id not in urgent),
+        "travel_cost": sum(pick.cost for pick in picks),
+        "plan_cost": matching.plan_cost(demands, everyone, picks),
+    }
+
+
+def bench_batching() -> dict:
+    """The same surge arriving over time, planned one at a time (window 0), in the
+    windows of dispatch.batching, and all at once (the bound): places filled and km of
+    the picks, means over ARRIVAL_DRAWS arrival orders."""
+    say()
+    demands = flood_needs(random.Random(SEED)) + testing_site_needs()
+    incidents = surge_incidents(demands)
+    everyone = every_candidate(demands)
+    places = sum(demand.offers for demand in demands)
+    say(
+        f"== the surge arriving over time: {len(incidents)} incidents ({len(demands)} needs, "
+        f"{places} places) opened at random within a stretch, planned one at a time or in "
+        f"batch windows (dispatch.batching); every resource in the index available, whoever "
+        f"is picked taken; means of {ARRIVAL_DRAWS} arrival orders =="
+    )
+    started = time.perf_counter()
+    bound = batch_figures(demands, everyone, matching.plan_optimal(demands, everyone))
+    results: dict[str, dict] = {}
+    say(
+        f"{'stretch':>7}  {'plan':<24}{'batches':>8}{'filled':>8}{'km':>9}{'saved':>8}"
+        f"{'flood km':>10}{'sites km':>10}{'travel cost':>13}"
+    )
+    for stretch in ARRIVAL_STRETCHES_SECONDS:
+        rng = random.Random(SEED + int(stretch))
+        draws = [arrivals_draw(incidents, stretch_s=stretch, rng=rng) for _ in range(ARRIVAL_DRAWS)]
+        rows: dict[str, dict] = {}
+        for window_ms in BATCH_WINDOWS_MS:
+            runs = []
+            for arrivals in draws:
+                batches = batches_of(arrivals, window_s=window_ms / 1000)
+                picks = plan_in_batches(batches, everyone)
+                runs.append({"batches": len(batches), **batch_figures(demands, everyone, picks)})
+            name = "one_at_a_time" if window_ms == 0 else f"batched_{window_ms}ms"
+            rows[name] = {key: statistics.mean(run[key] for run in runs) for key in runs[0]}
+        rows["all_at_once"] = {"batches": 1, **bound}
+        base = rows["one_at_a_time"]["km"]
+        for name, row in rows.items():
+            row["km_saved_pct"] = (1 - row["km"] / base) * 100 if base else 0.0
+            for key, value in row.items():
+                row[key] = round(value, 3 if key.startswith("km") else 1)
+            label = {
+                "one_at_a_time": "one at a time (before)",
+                "all_at_once": "all at once (the bound)",
+            }.get(name, name.replace("batched_", "batched, window "))
+            say(
+                f"{stretch:>6.0f}s  {label:<24}{row['batches']:>8}{row['filled']:>8}"
+                f"{row['km']:>9,.1f}{row['km_saved_pct']:>7.1f}%{row['km_flood']:>10,.1f}"
+                f"{row['km_sites']:>10,.1f}{row['travel_cost']:>13,.0f}"
+            )
+        results[f"{stretch:.0f}s"] = rows
+    say(
+        "  saved: km less than one at a time, all places filled alike (so km compare "
+        "fairly). travel cost: the picks' priority-weighted seconds. "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    headline = results[f"{HEADLINE_STRETCH_SECONDS:.0f}s"]
+    return {
+        "batch_stretch_s": HEADLINE_STRETCH_SECONDS,
+        "batch_km_one_at_a_time": headline["one_at_a_time"]["km"],
+        **{
+            f"batch_km_batched_{window}ms": headline[f"batched_{window}ms"]["km"]
+            for window in BATCH_WINDOWS_MS
+            if window
+        },
+        "batch_km_all_at_once": headline["all_at_once"]["km"],
+        "batch_km_saved_pct": headline["batched_300ms"]["km_saved_pct"],
+        "batch_km_saved_1000ms_pct": headline["batched_1000ms"]["km_saved_pct"],
+        "batch_km_saved_all_at_once_pct": headline["all_at_once"]["km_saved_pct"],
+        "batch_filled": {name: row["filled"] for name, row in headline.items()},
+        "batching": results,
+    }
+
+
 # --- province scale -------------------------------------------------------------------
 
 
@@ -865,8 +1030,10 @@ def main() -> None:
         "index_keys": sizes,
     }
     say(f"{result['volunteers']:,} volunteers, {result['vehicles']} vehicles")
-    result |= bench_single_need()
-    result |= bench_surge()
+    if not args.batching_only:
+        result |= bench_single_need()
+        result |= bench_surge()
+    result |= bench_batching()
     result |= bench_scale() if args.scale else {"scale": None}
     result["machine"] = facts
     if args.json:

@@ -84,7 +84,7 @@ def lines(text: str, indent: int) -> str:
 BUGS = [
     Bug(
         name="need-lock",
-        what="need row lock removed (`_need_locked`)",
+        what="need row lock removed (`need_locked`)",
         path=SERVICES,
         anchor=lines(
             """

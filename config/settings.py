@@ -112,6 +112,8 @@ INSTALLED_APPS = [
     "dispatch",
     # Sign-in without passwords: codes by SMS, invitations (issue 11).
     "signin",
+    # Messages to those on duty, briefings, safety talks (issue 13).
+    "briefings",
     # Idempotency keys of the API's creating POSTs: shared by the domain apps' APIs.
     "config.idempotency",
     # The faces, one per kind of user (README: Architecture).
@@ -397,12 +399,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dispatch.tasks.offers_withdraw_from_busy_sweep",
         "schedule": float(env_int("WITHDRAW_SWEEP_SECONDS", 10)),
     },
+    # Reserved shifts coming due become active work (dispatch.services.shifts_take_up).
+    "take-up-due-shifts": {
+        "task": "dispatch.tasks.shifts_take_up",
+        "schedule": float(env_int("SHIFT_SWEEP_SECONDS", 60)),
+    },
     "reconcile-location-index": {
         "task": "dispatch.tasks.index_reconcile",
         "schedule": float(env_int("INDEX_RECONCILE_SECONDS", 60)),
     },
     "text-undelivered-offers": {
         "task": "dispatch.tasks.offers_sms_fallback",
+        "schedule": float(env_int("SMS_SWEEP_SECONDS", 10)),
+    },
+    # Messages to those on duty that no phone confirmed (briefings.sms).
+    "text-undelivered-broadcasts": {
+        "task": "briefings.tasks.broadcasts_sms_fallback",
         "schedule": float(env_int("SMS_SWEEP_SECONDS", 10)),
     },
     "expire-idempotency-keys": {
@@ -435,6 +447,24 @@ OFFER_TIMEOUT_SECONDS = {
 URGENT_EXTRA_OFFERS_PERCENT = env_int("URGENT_EXTRA_OFFERS_PERCENT", 50)
 # Candidates fetched from the location index per offer wanted, before filtering.
 CANDIDATES_PER_OFFER = env_int("CANDIDATES_PER_OFFER", 10)
+# Needs that become dispatchable within this many milliseconds of each other (incidents
+# opened, needs added or enlarged) are planned together, across incidents, and a lone
+# incident waits this long at most (dispatch/batching.py). 0: each incident is planned
+# alone, at once.
+DISPATCH_BATCH_WINDOW_MS = env_int("DISPATCH_BATCH_WINDOW_MS", 300)
+# Nobody left to ask (issue 13, dispatch.escalation): a people need nobody within reach
+# can take is searched further by itself, step by step, each step reaching this far
+# whatever the volunteers' own travel ranges (15 km unless they said), up to
+# ESCALATION_MAX_KM; then the dashboard raises it. Steps beyond the maximum are dropped.
+ESCALATION_STEPS_KM = [int(km) for km in env_list("ESCALATION_STEPS_KM", ["20", "30"])]
+ESCALATION_MAX_KM = env_int("ESCALATION_MAX_KM", 50)
+# Shifts hold a place, not the person (issue 13, dispatch.shifts): a shift accepted
+# more than this many minutes before it starts is reserved (the volunteer stays free
+# for other work) and becomes their active work this long before it starts.
+SHIFT_RESERVE_LEAD_MINUTES = env_int("SHIFT_RESERVE_LEAD_MINUTES", 60)
+# How long urgent work (a rescue) is expected to take: someone with a shift reserved
+# within this many hours is not offered it (incidents have no expected duration).
+URGENT_TASK_HOURS = env_int("URGENT_TASK_HOURS", 3)
 
 # A creating POST's Idempotency-Key and its answer are kept this long for retries
 # (config/idempotency), then deleted by beat every hour.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from briefings import urls as briefings_urls
 from config import views
 from dispatch import urls as dispatch_urls
 from incidents import urls as incidents_urls
@@ -16,6 +17,7 @@ api_patterns = [
     *incidents_urls.urlpatterns,
     *dispatch_urls.urlpatterns,
     *signin_urls.urlpatterns,
+    *briefings_urls.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file of its own (?script): no inline script
     # (config/csp.py).

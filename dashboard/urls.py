@@ -13,5 +13,6 @@ urlpatterns = [
     path("markers/", views.markers, name="markers"),
     path("units/", views.units, name="units"),
     path("incidents/<int:pk>/offers/", views.offers, name="offers"),
+    path("incidents/<int:pk>/rota/", views.rota, name="rota"),
     path("needs/<int:pk>/candidates/", views.candidates, name="candidates"),
 ]

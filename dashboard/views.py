@@ -3,17 +3,20 @@ beside the REST API — the geocoder, the resource board's counts, the map's mar
 an incident's offers (the API's, with the page's offer state), and the candidates for
 a manual assignment. Writes go through the REST API (and so through the services)."""
 
+from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import get_language, pgettext
 from django.views.decorators.http import require_GET
 
+from dashboard.unmet import unmet_strings
+from dispatch import rota as rotas
 from dispatch import selectors, status_board
 from dispatch.api import AssignmentSerializer, assignments_for_display
 from dispatch.labels import (
@@ -158,6 +161,9 @@ def _strings() -> dict:
         "fact_where": pgettext("dashboard", "Where"),
         "fact_affected": pgettext("dashboard", "People affected"),
         "fact_opened": pgettext("dashboard", "Opened"),
+        # A staffed site's rota (issue 13): who holds which shift, the gaps, the hours.
+        "fact_rota": pgettext("dashboard", "Rota"),
+        "rota_link": pgettext("dashboard", "Shifts, gaps and hours"),
         "fact_description": pgettext("dashboard", "Description"),
         "fact_closed": pgettext("dashboard", "Closed"),
         "carried": pgettext(
@@ -202,7 +208,35 @@ def _strings() -> dict:
         ),
         "no_units": pgettext("dashboard", "Nobody matches."),
         "vehicle": pgettext("dashboard", "vehicle"),
+        # Changing a live incident (issue 13).
+        "need_change": pgettext("dashboard", "Change…"),
+        "need_change_title": pgettext("dashboard", "Change need %(number)s"),
+        "need_change_text": pgettext(
+            "dashboard",
+            "More places are offered at once. Fewer stand down those no longer needed, "
+            "the latest to accept first, and tell them why.",
+        ),
+        "need_size_people": pgettext("dashboard", "People or vehicles needed"),
+        "need_size_capability": pgettext("dashboard", "People to move"),
+        "need_stand_down_warning": pgettext(
+            "dashboard", "%(count)s already on it will be stood down."
+        ),
+        "need_save": pgettext("dashboard", "Save"),
+        "need_cancel": pgettext("dashboard", "Cancel need…"),
+        "need_cancel_title": pgettext("dashboard", "Cancel need %(number)s"),
+        "need_cancel_text": pgettext(
+            "dashboard",
+            "Its offers are withdrawn and everyone on it stood down, told your reason.",
+        ),
+        "need_cancelled": pgettext("dashboard", "cancelled"),
+        "need_add_title": pgettext("dashboard", "Add a need to “%(title)s”"),
+        "need_add_text": pgettext("dashboard", "It is offered at once."),
+        "need_add_what": pgettext("dashboard", "What"),
+        "need_add_count": pgettext("dashboard", "How many"),
+        "need_add": pgettext("dashboard", "Add"),
+        "amount_required": pgettext("dashboard", "Give a number from 1 to 500."),
         **{f"unit_{value}": label for value, label in _unit_states()},
+        **unmet_strings(),
     }
 
 
@@ -264,6 +298,15 @@ def dashboard(request):
             "resolve": _url_pattern("api:incident-resolve"),
             "cancel": _url_pattern("api:incident-cancel"),
             "assign": _url_pattern("api:need-assign"),
+            "widen": _url_pattern("api:need-widen"),
+            "needs": _url_pattern("api:incident-needs"),
+            # Two ids: the script fills {incident} and {need}.
+            "need": reverse("api:incident-need", args=[999998, 999999])
+            .replace("999998", "{incident}")
+            .replace("999999", "{need}"),
+            "need_cancel": reverse("api:incident-need-cancel", args=[999998, 999999])
+            .replace("999998", "{incident}")
+            .replace("999999", "{need}"),
             "unassign": _url_pattern("api:assignment-unassign"),
             "offers": _url_pattern("dashboard:offers"),
             "candidates": _url_pattern("dashboard:candidates"),
@@ -272,6 +315,7 @@ def dashboard(request):
             "resources": reverse("dashboard:resources"),
             "markers": reverse("dashboard:markers"),
             "units": reverse("dashboard:units"),
+            "rota": _url_pattern("dashboard:rota"),
         },
         "labels": labels_as_json(),
         "strings": _strings(),
@@ -406,6 +450,31 @@ def _ids(request, name: str) -> list[int] | None:
     if len(ids) > UNITS_ASKED_MAX or any(pk < 1 for pk in ids):
         raise ValueError(name)
     return ids
+
+
+@login_required
+@require_GET
+def rota(request, pk: int):
+    """The rota of a staffed site for a day (?day=YYYY-MM-DD, today by default): each
+    shift window with who holds it and the places still open, and the spread of shift
+    hours booked that week (dispatch.rota). Coordinators and commanders."""
+    if not user_may_watch(request.user):
+        raise PermissionDenied("Only coordinators and commanders see the rota.")
+    incident = get_object_or_404(Incident, pk=pk)
+    if not rotas.is_staffed_site(incident):
+        return HttpResponseBadRequest(
+            pgettext("rota", "This incident is not a staffed site: it has no shifts.")
+        )
+    try:
+        day = rotas.rota_day(request.GET.get("day"))
+    except ValueError:
+        return HttpResponseBadRequest(pgettext("rota", "Give the day as YYYY-MM-DD."))
+    context = {
+        "rota": rotas.site_rota(incident=incident, day=day),
+        "previous_day": day - timedelta(days=1),
+        "next_day": day + timedelta(days=1),
+    }
+    return render(request, "dashboard/rota.html", context)
 
 
 @_dashboard_json()

@@ -21,12 +21,13 @@ from config.idempotency.services import (
     KEY_REUSED_RESPONSE,
     idempotent,
 )
-from dispatch import hours, push, services, vehicles
+from dispatch import escalation, hours, push, rota, services, vehicles
 from dispatch.models import OPEN_STATUSES, Assignment, AssignmentStatus, DeploymentEvent
-from dispatch.selectors import log_events, volunteers_own
+from dispatch.selectors import log_events, needs_with_fill, volunteers_own
+from incidents.api import NeedSerializer, SkillCodeField
 from incidents.models import Incident, IncidentKind, Need
 from volunteers.api import VehicleSerializer
-from volunteers.models import Vehicle, VehicleKind, Volunteer
+from volunteers.models import Skill, Vehicle, VehicleKind, Volunteer
 from volunteers.roles import Role, user_has_role
 
 
@@ -370,6 +371,22 @@ class AssignmentProgress(_AssignmentAction):
         )
 
 
+class AssignmentGiveUp(_AssignmentAction):
+    """A volunteer gives up a shift they booked ahead (status `reserved`): its place is
+    offered to others (409 with the reason when it is not a booked shift)."""
+
+    permission_classes = [IsVolunteer]
+
+    @extend_schema(request=None, responses={200: AssignmentSerializer, 409: CONFLICT_RESPONSE})
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def act(self, request, assignment_id, data):
+        return services.assignment_give_up(
+            assignment_id=assignment_id, volunteer=request.user.volunteer
+        )
+
+
 class AssignmentUnassign(_AssignmentAction):
     """A coordinator takes someone off (or withdraws an offer), with a reason."""
 
@@ -387,6 +404,54 @@ class AssignmentUnassign(_AssignmentAction):
         return services.assignment_unassign(
             assignment_id=assignment_id, actor=request.user, reason=data["reason"]
         )
+
+
+class NeedWidenSerializer(serializers.Serializer):
+    reach_km = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=500,
+        help_text="Search this far (km) whatever the volunteers' own travel ranges; "
+        "further than the need reaches now.",
+    )
+    # A code with a NUL is refused before it is looked up (PostgreSQL cannot hold it).
+    extra_skills = SkillCodeField(
+        slug_field="code",
+        queryset=Skill.objects.all(),
+        many=True,
+        required=False,
+        help_text="Other skills to accept, by code.",
+    )
+
+
+class NeedWiden(APIView):
+    """Nobody left to ask (issue 13): a coordinator widens a people need's search (a
+    further reach, other skills accepted). Logged as need.widened; the need's alarm is
+    cleared and it is dispatched again at once. 400 when there is nothing to widen (a
+    vehicle need, nothing given, or no further than now); 409 when its incident is
+    closed or the need cancelled."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(
+        request=NeedWidenSerializer,
+        responses={200: NeedSerializer, 409: CONFLICT_RESPONSE},
+    )
+    def post(self, request, pk: int):
+        data = _validated(NeedWidenSerializer, request)
+        get_object_or_404(Need, pk=pk)
+        try:
+            escalation.need_widen(
+                need_id=pk,
+                actor=request.user,
+                reach_km=data.get("reach_km"),
+                extra_skills=data.get("extra_skills", []),
+            )
+        except services.DispatchError as error:
+            raise _domain_error(error) from None
+        need = needs_with_fill().prefetch_related("extra_skills").get(pk=pk)
+        return Response(NeedSerializer(need).data)
 
 
 class NeedAssign(APIView):
@@ -583,3 +648,75 @@ class MyPushSubscriptions(APIView):
         endpoint = query_filters(request, PushEndpointSerializer)["endpoint"]
         push.push_unsubscribe(volunteer=request.user.volunteer, endpoint=endpoint)
         return Response(status=204)
+
+
+# --- the rota of a staffed site (issue 13, dispatch.rota) ---------------------------------
+
+
+class RotaFilters(serializers.Serializer):
+    day = serializers.DateField(
+        required=False, help_text="The local day, YYYY-MM-DD; today when not given."
+    )
+
+
+class RotaHolderSerializer(serializers.Serializer):
+    volunteer = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=AssignmentStatus.choices, help_text="`reserved`: booked ahead"
+    )
+
+
+class RotaWindowSerializer(serializers.Serializer):
+    need = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    need_label = serializers.CharField()
+    count = serializers.IntegerField(help_text="Places of the shift")
+    open = serializers.IntegerField(help_text="Places nobody holds: the gap")
+    holders = RotaHolderSerializer(many=True, help_text="In the order they took their place")
+
+
+class RotaHoursRowSerializer(serializers.Serializer):
+    volunteer = serializers.IntegerField()
+    name = serializers.CharField()
+    hours = serializers.DecimalField(max_digits=6, decimal_places=1)
+    shifts = serializers.IntegerField()
+
+
+class RotaHoursSerializer(serializers.Serializer):
+    week_start = serializers.DateField(help_text="The Monday of the day's week")
+    min = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+    median = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+    max = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+    volunteers = RotaHoursRowSerializer(many=True, help_text="Most hours first")
+
+
+class RotaSerializer(serializers.Serializer):
+    incident = serializers.IntegerField()
+    title = serializers.CharField()
+    day = serializers.DateField()
+    windows = RotaWindowSerializer(many=True, help_text="Earliest first")
+    open_places = serializers.IntegerField()
+    hours = RotaHoursSerializer(
+        help_text="Shift hours held (reserved, active or done) in the week, at any site"
+    )
+
+
+class IncidentRota(APIView):
+    """The rota of a staffed site (a testing site, shelter or distribution point) for one
+    local day: each shift window with who holds it and the places still open, and the
+    spread of shift hours booked across volunteers that week. 400 for an incident of
+    another kind or a day that is no date."""
+
+    permission_classes = [IsCoordinatorOrCommander]
+
+    @extend_schema(parameters=[RotaFilters], responses={200: RotaSerializer})
+    def get(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        if not rota.is_staffed_site(incident):
+            raise ValidationError(
+                {"detail": _("This incident is not a staffed site: it has no shifts.")}
+            )
+        day = query_filters(request, RotaFilters).get("day") or rota.rota_day(None)
+        return Response(rota.rota_as_json(rota.site_rota(incident=incident, day=day)))

@@ -15,6 +15,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 
+from briefings import services as briefings
+from briefings.selectors import broadcasts_unread
 from dispatch import layer_watch, live, services
 from dispatch.events import DASHBOARD_GROUP, volunteer_group
 from dispatch.models import Assignment
@@ -338,7 +340,41 @@ class VolunteerConsumer(LiveConsumer):
             "status": self.on_status,
             "location": self.on_location,
             "duty": self.on_duty,
+            "broadcast_delivered": self.on_broadcast_delivered,
+            "broadcast_read": self.on_broadcast_read,
+            "broadcast_confirm": self.on_broadcast_confirm,
         }
+
+    async def _send_where_the_client_stands(self, since, last_seq):
+        upto = await super()._send_where_the_client_stands(since, last_seq)
+        # Messages to those on duty are not log events: a phone that connects (first,
+        # or again after a drop) gets its unread ones, if any, read after joining the
+        # group, so one sent meanwhile comes twice at worst (the page keeps each id once).
+        unread = await _db(broadcasts_unread)(self.volunteer.pk)
+        if unread:
+            await self.send_json({"type": "broadcasts", "broadcasts": unread})
+        return upto
+
+    async def broadcast_message(self, message):
+        """A message to those on duty (briefings.services.broadcast_publish)."""
+        await self.send_json({"type": "broadcast", "broadcast": message["broadcast"]})
+
+    async def _receipt(self, service, content):
+        broadcast_id = _field(content, "broadcast", int)
+        try:
+            first = await self._call(service, broadcast_id=broadcast_id)
+        except briefings.BriefingRefused as refused:
+            raise BadRequest(str(refused)) from None
+        return {"broadcast": broadcast_id, "first": first}
+
+    async def on_broadcast_delivered(self, content):
+        return await self._receipt(briefings.broadcast_mark_delivered, content)
+
+    async def on_broadcast_read(self, content):
+        return await self._receipt(briefings.broadcast_mark_read, content)
+
+    async def on_broadcast_confirm(self, content):
+        return await self._receipt(briefings.broadcast_confirm, content)
 
     async def _call(self, service, **kwargs):
         return await _db(service)(volunteer=self.volunteer, **kwargs)

@@ -18,6 +18,7 @@ takes an int), bool, None (JSON null), list. A bool is never taken for an int.
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from briefings.models import ActivityKind, Audience
 from dispatch.models import AssignmentStatus, EventKind
 from incidents.models import LocationPrecision
 from volunteers.models import VehicleStatus
@@ -70,15 +71,80 @@ EVENT_DATA: dict[str, dict[str, Key]] = {
     EventKind.INCIDENT_CANCELLED: {"note": required(str)},
     # Issue 13's kinds: empty until their services write them and say their keys here
     # and in docs/websockets.md (tests/dispatch/test_event_schema.NOT_WRITTEN).
-    EventKind.INCIDENT_CHANGED: {},
-    EventKind.NEED_ADDED: {},
-    EventKind.NEED_CHANGED: {},
-    EventKind.NEED_CANCELLED: {},
-    EventKind.NEED_UNMET: {},
-    EventKind.NEED_WIDENED: {},
-    EventKind.ASSIGNMENT_REROUTED: {},
-    EventKind.BROADCAST_SENT: {},
-    EventKind.ACTIVITY_RECORDED: {},
+    # incidents.services.incident_change: each field changed, as [before, after]
+    EventKind.INCIDENT_CHANGED: {
+        "title": optional(list, items=str),
+        "description": optional(list, items=str),
+        "priority": optional(list, items=int),
+        "people_affected": optional(list, items=int),
+        "latitude": optional(list, items=float),
+        "longitude": optional(list, items=float),
+        "address": optional(list, items=str),
+        "location_precision": optional(list, items=str),
+    },
+    # incidents.services.need_add: the new need (the frame's `need` is its id)
+    EventKind.NEED_ADDED: {
+        "kind": required(str, values=("people", "vehicle", "capability")),
+        "count": required(int),
+        "skill": required(str, NULL),
+        "vehicle_kind": required(str),
+        "people_to_move": required(int, NULL),
+    },
+    # incidents.services.need_change: the size or note, as [before, after], and how many
+    # were stood down or withdrawn because it shrank
+    EventKind.NEED_CHANGED: {
+        "count": optional(list, items=int),
+        "people_to_move": optional(list, items=int),
+        "note": optional(list, items=str),
+        "stood_down": required(int),
+    },
+    # incidents.services.need_cancel: the coordinator's words
+    EventKind.NEED_CANCELLED: {"reason": required(str)},
+    # dispatch.escalation: a need nobody within reach could take, raised once (the
+    # reason is one of dispatch.escalation.UNMET_REASONS) ...
+    EventKind.NEED_UNMET: {
+        "reason": required(str, values={"none_on_duty", "all_busy", "all_asked", "out_of_reach"}),
+        "reach_km": required(int, NULL),  # how far it searched; null: own ranges
+        "asked": required(int),
+        "declined": required(int),
+        "expired": required(int),
+        "on_duty": required(int),
+        "busy": required(int),
+    },
+    # ... and its search widened, step by step by itself or by a coordinator
+    EventKind.NEED_WIDENED: {
+        "by": required(str, values={"escalation", "coordinator"}),
+        "reach_km": required(int, NULL),
+        "extra_skills": required(list, items=str),
+    },
+    # briefings.services.broadcast_send: the audience's parameter is the key named by
+    # its kind (`township`, `team`, `skill`: an id) or, for an area, its centre and
+    # radius; a briefing adds its place and time.
+    EventKind.BROADCAST_SENT: {
+        "broadcast": required(int),
+        "audience": required(str, values=Audience.values),
+        "text": required(str),
+        "recipients": required(int),
+        "briefing": required(bool),
+        "township": optional(int),
+        "team": optional(int),
+        "skill": optional(int),
+        "latitude": optional(float),
+        "longitude": optional(float),
+        "radius_km": optional(float),
+        "briefing_place": optional(str),
+        "briefing_starts_at": optional(str),
+    },
+    # briefings.services.activity_record
+    EventKind.ACTIVITY_RECORDED: {
+        "activity": required(int),
+        "kind": required(str, values=ActivityKind.values),
+        "title": required(str),
+        "starts_at": required(str),
+        "audience_size": required(int),
+        "township": required(int, NULL),
+        "staff": required(list, items=int),
+    },
     # volunteers.services.volunteer_set_duty
     EventKind.VOLUNTEER_ON_DUTY: {"township": required(int)},
     EventKind.VOLUNTEER_OFF_DUTY: {"township": required(int)},
@@ -98,11 +164,13 @@ EVENT_DATA: dict[str, dict[str, Key]] = {
     # _offer_acknowledge: the status is whatever the assignment has by then
     EventKind.OFFER_DELIVERED: _assignment(),
     EventKind.OFFER_SEEN: _assignment(),
-    # assignment_accept (neither key) and assignment_assign_manually (both)
+    # assignment_accept (neither key) and assignment_assign_manually (both); a future
+    # shift is reserved (status reserved, "reserved": true) rather than accepted
     EventKind.OFFER_ACCEPTED: {
-        **_assignment(S.ACCEPTED),
+        **_assignment(S.ACCEPTED, S.RESERVED),
         "manual": optional(bool, values={True}),
         "reason": optional(str),
+        "reserved": optional(bool, values={True}),
     },
     # assignment_decline: the volunteer's reason, "" when none given
     EventKind.OFFER_DECLINED: {**_assignment(S.DECLINED), "reason": required(str)},
@@ -120,6 +188,22 @@ EVENT_DATA: dict[str, dict[str, Key]] = {
     },
     # _close_assignment: "incident resolved" / "incident cancelled" or a coordinator's
     EventKind.ASSIGNMENT_CANCELLED: {**_assignment(S.CANCELLED), "reason": required(str)},
+    # dispatch.services.shifts_take_up: a reserved shift came due and became active work;
+    # or its volunteer was still on other work (the incident of it, when known), and
+    # the shift (its start, ISO 8601) waits for them until it begins
+    EventKind.ASSIGNMENT_TAKEN_UP: _assignment(S.ACCEPTED),
+    EventKind.ASSIGNMENT_SHIFT_CLASH: {
+        **_assignment(S.RESERVED),
+        "shift_start": required(str),
+        "busy_on": required(int, NULL),
+    },
+    # dispatch.services.incident_moved: the incident's new place, to those on the task
+    EventKind.ASSIGNMENT_REROUTED: {
+        **_assignment(S.RESERVED, S.ACCEPTED, S.EN_ROUTE, S.ON_SCENE),
+        "latitude": required(float),
+        "longitude": required(float),
+        "address": required(str),
+    },
 }
 
 

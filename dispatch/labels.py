@@ -80,6 +80,7 @@ TEAM_KIND_LABELS = {
 }
 STATUS_LABELS = {
     AssignmentStatus.OFFERED: pgettext_lazy("assignment status", "Offered"),
+    AssignmentStatus.RESERVED: pgettext_lazy("assignment status", "Booked"),
     AssignmentStatus.ACCEPTED: pgettext_lazy("assignment status", "Accepted"),
     AssignmentStatus.EN_ROUTE: pgettext_lazy("assignment status", "En route"),
     AssignmentStatus.ON_SCENE: pgettext_lazy("assignment status", "On scene"),
@@ -131,6 +132,8 @@ EVENT_LABELS = {
     EventKind.ASSIGNMENT_COMPLETED: pgettext_lazy("log event", "Completed"),
     EventKind.ASSIGNMENT_CANCELLED: pgettext_lazy("log event", "Stood down"),
     EventKind.ASSIGNMENT_REROUTED: pgettext_lazy("log event", "Place changed"),
+    EventKind.ASSIGNMENT_TAKEN_UP: pgettext_lazy("log event", "Shift taken up"),
+    EventKind.ASSIGNMENT_SHIFT_CLASH: pgettext_lazy("log event", "Shift clash"),
     EventKind.BROADCAST_SENT: pgettext_lazy("log event", "Message sent"),
     EventKind.ACTIVITY_RECORDED: pgettext_lazy("log event", "Activity recorded"),
 }
@@ -148,6 +151,10 @@ SYSTEM_REASONS = {
     "accepted another task": gettext_lazy("accepted another task"),
     "incident resolved": gettext_lazy("the incident was resolved"),
     "incident cancelled": gettext_lazy("the incident was cancelled"),
+    "shift given up": gettext_lazy("the volunteer gave the shift up"),
+    "still on other work when the shift began": gettext_lazy(
+        "still on other work when the shift began"
+    ),
 }
 
 

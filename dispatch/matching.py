@@ -87,6 +87,13 @@ class NeedDemand:
     water_depth_m: float | None = None  # ... through this much water (vehicles only)
     shift_start: datetime | None = None  # staffing: the shift window (aware datetimes)
     shift_end: datetime | None = None
+    # Widened (issue 13): volunteers this far away are within reach whatever their own
+    # travel range (a longer range of their own still counts); None: their own range.
+    reach_km: float | None = None
+    extra_skills: tuple[str, ...] = ()  # people need: other skills also accepted
+    # Urgent work: when it is expected to be over. A volunteer with a shift reserved
+    # before then is not asked (issue 13: the shift holds that window).
+    busy_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,7 @@ class Resource:
     max_water_depth_m: float = 0.0
     shifts: tuple[tuple[datetime, datetime], ...] = ()  # shifts the volunteer already has
     shift_hours_recent: float = 0.0  # staffing hours in the recent past (fairness)
+    reserved_starts: tuple[datetime, ...] = ()  # starts of the shifts they reserved ahead
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,11 +167,21 @@ def is_eligible(
     index's job: it only holds those.)"""
     if not (_qualifies(need, resource) and _shift_fits(need, resource, rest_hours)):
         return False
+    if not _ends_before_reserved(need, resource):
+        return False
     if resource.travel_range_km is None:
         return True
     if distance_m is None:
         distance_m = _geodesic(need, resource)
-    return distance_m <= resource.travel_range_km * 1000
+    return distance_m <= reach_m(need, resource)
+
+
+def reach_m(need: NeedDemand, resource: Resource) -> float:
+    """How far this volunteer may be sent for this need: their own travel range, or the
+    need's widened reach when that is further."""
+    if need.reach_km is None or need.reach_km <= resource.travel_range_km:
+        return resource.travel_range_km * 1000
+    return need.reach_km * 1000
 
 
 def _qualifies(need: NeedDemand, resource: Resource) -> bool:
@@ -177,7 +195,11 @@ def _qualifies(need: NeedDemand, resource: Resource) -> bool:
             and _wades(need, resource)
         )
     # A people need: volunteers only (a vehicle comes with its own crew, booked with it).
-    return not resource.is_vehicle and (not need.skill or need.skill in resource.skills)
+    if resource.is_vehicle:
+        return False
+    if not need.skill or need.skill in resource.skills:
+        return True
+    return bool(need.extra_skills) and not resource.skills.isdisjoint(need.extra_skills)
 
 
 def _wades(need: NeedDemand, resource: Resource) -> bool:
@@ -193,6 +215,13 @@ def _shift_fits(need: NeedDemand, resource: Resource, rest_hours: float) -> bool
         end + rest <= need.shift_start or need.shift_end + rest <= start
         for start, end in resource.shifts
     )
+
+
+def _ends_before_reserved(need: NeedDemand, resource: Resource) -> bool:
+    """Urgent work is over before any shift the volunteer reserved begins."""
+    if need.busy_until is None:
+        return True
+    return all(need.busy_until <= start for start in resource.reserved_starts)
 
 
 # --- cost -------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from volunteers.models import Vehicle, Volunteer
 
 class AssignmentStatus(models.TextChoices):
     OFFERED = "offered", "已派单 offered"
+    # A future shift accepted: it holds a place of its need, not the person (issue 13).
+    RESERVED = "reserved", "已预约 reserved"
     ACCEPTED = "accepted", "已接受 accepted"
     EN_ROUTE = "en_route", "在途 en route"
     ON_SCENE = "on_scene", "到场 on scene"
@@ -25,16 +27,21 @@ ACTIVE_STATUSES = (
     AssignmentStatus.EN_ROUTE,
     AssignmentStatus.ON_SCENE,
 )
-# Still open on a need: an unanswered offer or active work. One per need and resource.
-OPEN_STATUSES = (AssignmentStatus.OFFERED, *ACTIVE_STATUSES)
-# Taking or having taken a place of its need: one per need and volunteer.
-FILLED_STATUSES = (*ACTIVE_STATUSES, AssignmentStatus.COMPLETED)
+# Still open on a need: an unanswered offer, a reserved shift or active work. One per
+# need and resource.
+OPEN_STATUSES = (AssignmentStatus.OFFERED, AssignmentStatus.RESERVED, *ACTIVE_STATUSES)
+# Taking or having taken a place of its need: one per need and volunteer. A reserved
+# shift takes its place (the need counts it filled) but not its volunteer: they are
+# not busy (dispatch.availability) until the shift comes due and it becomes active
+# (dispatch.services.shifts_take_up).
+FILLED_STATUSES = (AssignmentStatus.RESERVED, *ACTIVE_STATUSES, AssignmentStatus.COMPLETED)
 
 
 class Assignment(models.Model):
     """One offer of one need to one volunteer or one vehicle (and its crew), and its life:
     offered → accepted → en route → on scene → completed; or declined, expired,
-    withdrawn, cancelled."""
+    withdrawn, cancelled. A volunteer's future shift goes offered → reserved → accepted
+    (when it comes due) → …, or reserved → cancelled (given up, taken off)."""
 
     need = models.ForeignKey(Need, on_delete=models.PROTECT, related_name="assignments")
     volunteer = models.ForeignKey(
@@ -171,6 +178,10 @@ class EventKind(models.TextChoices):
     ASSIGNMENT_ON_SCENE = "assignment.on_scene", "到场 on scene"
     ASSIGNMENT_COMPLETED = "assignment.completed", "完成 completed"
     ASSIGNMENT_CANCELLED = "assignment.cancelled", "取消 cancelled"
+    # A reserved shift came due (issue 13): it became the volunteer's active work, or
+    # they were still on other work then and the coordinators are told.
+    ASSIGNMENT_TAKEN_UP = "assignment.taken_up", "班次开始 shift taken up"
+    ASSIGNMENT_SHIFT_CLASH = "assignment.shift_clash", "班次冲突 shift clash"
     # The incident of someone under way moved: their phone is told the new place.
     ASSIGNMENT_REROUTED = "assignment.rerouted", "地点变更 place changed"
     # Messages to those on duty, and activities that are not dispatch (issue 13).

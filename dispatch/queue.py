@@ -21,13 +21,22 @@ withdraws the open offers of whoever is busy (the lost withdrawals), and an offe
 Web Push was lost is texted by the SMS fallback if no phone confirmed it. Beat runs them on
 its schedule, and the worker asks for them as soon as it finds the broker back
 (dispatch.tasks.CatchUpConsumer).
+
+An incident opened and a need added or enlarged are not sent at once but batched
+(dispatch.batching, DISPATCH_BATCH_WINDOW_MS): what arrives within the window is
+planned together, by one needs_dispatch_batch task sent when the window opens. With the
+window at 0 they are sent at once, as before; so they are when the batch cannot be
+reached (the broker's Redis down: then that send fails too, and the sweeps take over).
 """
 
 import logging
+from collections.abc import Sequence
 from functools import partial
 
 from celery import current_app
 from django.db import transaction
+
+from dispatch import batching
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +44,7 @@ logger = logging.getLogger(__name__)
 EVENTS_RELAY = "dispatch.tasks.events_relay"
 INCIDENT_DISPATCH = "dispatch.tasks.incident_dispatch"
 NEEDS_DISPATCH = "dispatch.tasks.needs_dispatch"
+NEEDS_DISPATCH_BATCH = "dispatch.tasks.needs_dispatch_batch"
 OFFERS_EXPIRE = "dispatch.tasks.offers_expire"
 NEEDS_REDISPATCH = "dispatch.tasks.needs_redispatch"
 OFFERS_WITHDRAW_FROM_BUSY = "dispatch.tasks.offers_withdraw_from_busy"
@@ -44,20 +54,23 @@ OFFERS_WITHDRAW_FROM_BUSY_SWEEP = "dispatch.tasks.offers_withdraw_from_busy_swee
 IDEMPOTENCY_KEYS_EXPIRE = "dispatch.tasks.idempotency_keys_expire"
 PERSONAL_DATA_EXPIRE = "dispatch.tasks.personal_data_expire"
 OFFERS_PUSH = "dispatch.tasks.offers_push"
+SHIFTS_TAKE_UP = "dispatch.tasks.shifts_take_up"
 
 
-def _send(name: str, args: tuple = (), kwargs: dict | None = None) -> None:
+def _send(name: str, args: tuple = (), kwargs: dict | None = None, **options) -> bool:
     # Every task is declared with ignore_result=True; delay() put that in the message.
     #
     # Runs in the commit's on_commit hook, after the transaction committed: a broker
     # error (Redis down, after kombu's own retries) is logged and swallowed, and the
-    # sweeps do the work when the broker is back (module docstring).
+    # sweeps do the work when the broker is back (module docstring). False then.
     try:
-        current_app.send_task(name, args=args, kwargs=kwargs or {}, ignore_result=True)
+        current_app.send_task(name, args=args, kwargs=kwargs or {}, ignore_result=True, **options)
     except Exception:
         logger.exception(
             "could not queue %s%r %r; the periodic sweeps will do its work", name, args, kwargs
         )
+        return False
+    return True
 
 
 def _after_commit(name: str, *args, **kwargs) -> None:
@@ -65,8 +78,51 @@ def _after_commit(name: str, *args, **kwargs) -> None:
 
 
 def incident_dispatch_enqueue(*, incident_id: int) -> None:
-    """Offer a newly opened incident's needs (dispatch.services.incident_dispatch)."""
-    _after_commit(INCIDENT_DISPATCH, incident_id)
+    """Offer a newly opened incident's needs, planned with whatever else arrives within
+    the batch window (dispatch.batching); at once with the window at 0
+    (dispatch.services.incident_dispatch)."""
+    if batching.batch_window_ms() > 0:
+        transaction.on_commit(partial(_batch_join, incident_ids=[incident_id]))
+    else:
+        _after_commit(INCIDENT_DISPATCH, incident_id)
+
+
+def needs_dispatch_batched_enqueue(*, need_ids: list[int]) -> None:
+    """Offer these needs' open places (a need just added, or enlarged), planned with
+    whatever else arrives within the batch window (dispatch.batching); at once with the
+    window at 0 (dispatch.services.needs_dispatch)."""
+    if batching.batch_window_ms() > 0:
+        transaction.on_commit(partial(_batch_join, need_ids=list(need_ids)))
+    else:
+        _after_commit(NEEDS_DISPATCH, list(need_ids))
+
+
+def _batch_join(*, need_ids: Sequence[int] = (), incident_ids: Sequence[int] = ()) -> None:
+    # After the commit, so the drain, which reads the database once the window ends,
+    # finds these needs committed.
+    window_ms = batching.batch_window_ms()
+    try:
+        token = batching.batch_join(
+            need_ids=need_ids, incident_ids=incident_ids, window_ms=window_ms
+        )
+    except Exception:
+        logger.exception("could not reach the dispatch batch; dispatching at once")
+        _dispatch_at_once(need_ids=need_ids, incident_ids=incident_ids)
+        return
+    if token is None:
+        return  # a window is open: its drain, on its way, takes these too
+    if not _send(NEEDS_DISPATCH_BATCH, (token,), countdown=window_ms / 1000):
+        try:
+            batching.batch_release(token=token)
+        except Exception:
+            logger.exception("could not give the dispatch batch's token back")
+
+
+def _dispatch_at_once(*, need_ids: Sequence[int], incident_ids: Sequence[int]) -> None:
+    for incident_id in incident_ids:
+        _send(INCIDENT_DISPATCH, (incident_id,))
+    if need_ids:
+        _send(NEEDS_DISPATCH, (list(need_ids),))
 
 
 def needs_dispatch_enqueue(*, need_ids: list[int]) -> None:

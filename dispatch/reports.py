@@ -147,6 +147,16 @@ def _event_details(event: DeploymentEvent) -> str:
         return _("priority: %(priority)s") % {"priority": label}
     if kind == EventKind.VEHICLE_STATUS:
         return str(data.get("status", ""))
+    if kind == EventKind.BROADCAST_SENT:
+        return _("“%(text)s”, to %(count)d on duty") % {
+            "text": data.get("text", ""),
+            "count": data.get("recipients", 0),
+        }
+    if kind == EventKind.ACTIVITY_RECORDED:
+        return _("%(title)s, %(people)d people reached") % {
+            "title": data.get("title", ""),
+            "people": data.get("audience_size", 0),
+        }
     if data.get("reason"):
         return reason_text(data["reason"])
     return ""

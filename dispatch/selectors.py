@@ -24,7 +24,13 @@ from dispatch.availability import (
     volunteer_position_of,
 )
 from dispatch.labels import township_name
-from dispatch.location_index import location_index, nearest, vehicle_key, volunteer_key
+from dispatch.location_index import (
+    DEFAULT_RINGS_KM,
+    location_index,
+    nearest,
+    vehicle_key,
+    volunteer_key,
+)
 from dispatch.models import (
     ACTIVE_STATUSES,
     FILLED_STATUSES,
@@ -128,7 +134,7 @@ def need_ids_wanting_offers() -> list[int]:
     filled = Q(assignments__status__in=FILLED_STATUSES)
     needs = (
         needs_with_fill()
-        .filter(incident__status=Incident.Status.OPEN)
+        .filter(incident__status=Incident.Status.OPEN, cancelled_at__isnull=True)
         .exclude(shift_end__lte=timezone.now())
         .select_related("incident")
         .annotate(capacity_filled=Coalesce(Sum("assignments__vehicle__capacity", filter=filled), 0))
@@ -170,7 +176,24 @@ def need_demand(need: Need, assignments: list[Assignment]) -> matching.NeedDeman
         water_depth_m=float(need.water_depth_m) if need.water_depth_m is not None else None,
         shift_start=need.shift_start,
         shift_end=need.shift_end,
+        reach_km=need.reach_km,
+        extra_skills=need_extra_skill_codes(need),
+        busy_until=urgent_busy_until() if incident.is_urgent else None,
     )
+
+
+def urgent_busy_until():
+    """When urgent work offered now is expected to be over (incidents carry no expected
+    duration: URGENT_TASK_HOURS from now)."""
+    return timezone.now() + timedelta(hours=settings.URGENT_TASK_HOURS)
+
+
+def need_extra_skill_codes(need: Need) -> tuple[str, ...]:
+    """The other skills a coordinator accepts for a people need, by code (from the
+    prefetch when the caller made one: needs_dispatch does, for every need at once)."""
+    if need.kind != Need.Kind.PEOPLE:
+        return ()
+    return tuple(sorted(skill.code for skill in need.extra_skills.all()))
 
 
 # --- a volunteer's own assignments -------------------------------------------------------
@@ -227,7 +250,7 @@ def offer_recipients(assignment: Assignment) -> list[Volunteer]:
 
 def _index_keys(demand: matching.NeedDemand) -> list[str]:
     if demand.skill:
-        return [volunteer_key(demand.skill)]
+        return [volunteer_key(skill) for skill in (demand.skill, *demand.extra_skills)]
     if demand.vehicle_kind:
         return [vehicle_key(demand.vehicle_kind)]
     return [vehicle_key(kind) for kind in VehicleKind.values]  # capability: any kind
@@ -271,9 +294,22 @@ def _nearest_in(keys: list[str], demand: matching.NeedDemand, *, want: int) -> l
     hits = []
     for key in keys:
         hits += nearest(
-            location_index(), key, latitude=demand.latitude, longitude=demand.longitude, want=want
+            location_index(),
+            key,
+            latitude=demand.latitude,
+            longitude=demand.longitude,
+            want=want,
+            rings_km=_rings_km(demand),
         )
     return hits
+
+
+def _rings_km(demand: matching.NeedDemand) -> tuple[float, ...]:
+    """The index's search rings, and one more when a coordinator widened the need
+    beyond the last of them."""
+    if demand.reach_km is None or demand.reach_km <= DEFAULT_RINGS_KM[-1]:
+        return DEFAULT_RINGS_KM
+    return (*DEFAULT_RINGS_KM, demand.reach_km)
 
 
 VOLUNTEER_COLUMNS = (
@@ -326,7 +362,9 @@ def volunteer_resources(ids: list[int], *, with_shifts: bool) -> dict[int, match
         volunteers[pk] = (mode, travel_range, volunteer_position_of(*position))
         if skill:
             skills[pk].add(skill)
-    shifts, recent_hours = _volunteer_shifts(list(volunteers)) if with_shifts else ({}, {})
+    shifts, recent_hours, reserved = (
+        _volunteer_shifts(list(volunteers)) if with_shifts else ({}, {}, {})
+    )
     return {
         pk: matching.Resource(
             id=pk,
@@ -338,6 +376,7 @@ def volunteer_resources(ids: list[int], *, with_shifts: bool) -> dict[int, match
             skills=frozenset(skills[pk]),
             shifts=tuple(shifts.get(pk, ())),
             shift_hours_recent=recent_hours.get(pk, 0.0),
+            reserved_starts=tuple(reserved.get(pk, ())),
         )
         for pk, (mode, travel_range, position) in volunteers.items()
         if position is not None
@@ -345,19 +384,22 @@ def volunteer_resources(ids: list[int], *, with_shifts: bool) -> dict[int, match
 
 
 def _volunteer_shifts(volunteer_ids: list[int]):
-    """Each volunteer's shifts (booked or worked) and their staffing hours lately."""
+    """Each volunteer's shifts (booked or worked), their staffing hours lately, and the
+    starts of the shifts they reserved ahead (which urgent work must not run into)."""
     since = timezone.now() - FAIRNESS_WINDOW
-    shifts, recent_hours = defaultdict(list), defaultdict(float)
+    shifts, recent_hours, reserved = defaultdict(list), defaultdict(float), defaultdict(list)
     rows = Assignment.objects.filter(
         volunteer_id__in=volunteer_ids,
         status__in=FILLED_STATUSES,
         need__shift_start__isnull=False,
         need__shift_end__gte=since,
-    ).values_list("volunteer_id", "need__shift_start", "need__shift_end")
-    for volunteer_id, start, end in rows:
+    ).values_list("volunteer_id", "status", "need__shift_start", "need__shift_end")
+    for volunteer_id, status, start, end in rows:
         shifts[volunteer_id].append((start, end))
         recent_hours[volunteer_id] += (end - start).total_seconds() / 3600
-    return shifts, recent_hours
+        if status == AssignmentStatus.RESERVED:
+            reserved[volunteer_id].append(start)
+    return shifts, recent_hours, reserved
 
 
 def vehicle_resources(ids: list[int]) -> dict[int, matching.Resource]:
@@ -384,7 +426,7 @@ def vehicle_resources(ids: list[int]) -> dict[int, matching.Resource]:
 
 
 def _search_place(demand: matching.NeedDemand) -> tuple:
-    return (tuple(_index_keys(demand)), demand.latitude, demand.longitude)
+    return (tuple(_index_keys(demand)), demand.latitude, demand.longitude, _rings_km(demand))
 
 
 def candidates_for_many(
@@ -413,7 +455,8 @@ def candidates_for_many(
     people = [d for d in demands if d.skill]
     volunteers = volunteer_resources(
         sorted({pk for d in people for pk in ids_by_need[d.id]}),
-        with_shifts=any(d.shift_start for d in people),
+        # Staffing needs weigh their shifts; urgent ones avoid their reserved shifts.
+        with_shifts=any(d.shift_start or d.busy_until for d in people),
     )
     vehicles = vehicle_resources(
         sorted({pk for d in demands if not d.skill for pk in ids_by_need[d.id]})
@@ -423,6 +466,36 @@ def candidates_for_many(
         loaded = volunteers if demand.skill else vehicles
         shortlists[demand.id] = [loaded[pk] for pk in ids_by_need[demand.id] if pk in loaded]
     return shortlists
+
+
+def need_pool(need: Need) -> tuple[set[int], set[int]]:
+    """Who could ever take this need, wherever they are: (ready, busy). For a people
+    need, the volunteers on duty with its skill or one of the other skills accepted;
+    for a vehicle need, the vehicles of its kind (any that carry people through its
+    water, for a capability need) in service with someone of their crew on duty. Busy:
+    those of them on active work. Read only when a need is raised as unmet, to say why
+    (dispatch.escalation)."""
+    if need.kind == Need.Kind.PEOPLE:
+        codes = [need.skill.code, *need_extra_skill_codes(need)]
+        ready = set(
+            Volunteer.objects.filter(on_duty=True, skills__code__in=codes).values_list(
+                "id", flat=True
+            )
+        )
+        return ready, volunteer_busy_ids(among=ready)
+    vehicles = Vehicle.objects.exclude(status=VehicleStatus.OUT_OF_SERVICE)
+    if need.kind == Need.Kind.VEHICLE:
+        vehicles = vehicles.filter(kind=need.vehicle_kind)
+    else:
+        vehicles = vehicles.filter(capacity__gt=0)
+    if need.water_depth_m is not None:
+        vehicles = vehicles.filter(max_water_depth_m__gte=need.water_depth_m)
+    statuses = dict(vehicles.values_list("id", "status"))
+    # A vehicle on a task has its crew busy with it: count it as busy, not as unmanned.
+    busy = {pk for pk, status in statuses.items() if status == VehicleStatus.ASSIGNED}
+    busy |= vehicle_busy_ids() & set(statuses)
+    ready = (vehicles_manned(statuses) | busy) & set(statuses)
+    return ready, busy
 
 
 # --- the coordinators' board: counts, the map, and whom to assign by hand ---------------

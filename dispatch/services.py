@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dispatch import availability, matching, push, queue, vehicles
+from dispatch import availability, escalation, matching, push, queue, shifts, vehicles
 from dispatch.availability import availability_sync_on_commit, volunteer_is_busy
 from dispatch.errors import (  # noqa: F401 - DispatchError is part of this module's interface
     DispatchError,
@@ -35,18 +35,28 @@ from dispatch.labels import STATUS_LABELS
 from dispatch.models import (
     ACTIVE_STATUSES,
     FILLED_STATUSES,
+    OPEN_STATUSES,
     Assignment,
     AssignmentStatus,
     Engagement,
     EventKind,
 )
-from dispatch.reasons import ACCEPTED_ANOTHER, NOT_NEEDED, VEHICLE_OUT_OF_SERVICE, closed_reason
+from dispatch.reasons import (
+    ACCEPTED_ANOTHER,
+    NOT_NEEDED,
+    PLACE_CHANGED,
+    SHIFT_CLASHED,
+    SHIFT_GIVEN_UP,
+    VEHICLE_OUT_OF_SERVICE,
+    closed_reason,
+)
 from dispatch.selectors import (
     ASKED_STATUSES,
     candidates_for_many,
     need_demand,
     need_ids_wanting_offers,
     need_open_places,
+    offers_wanted,
 )
 from incidents.models import Incident, Need
 from volunteers.models import Vehicle, VehicleStatus, Volunteer
@@ -54,7 +64,7 @@ from volunteers.models import Vehicle, VehicleStatus, Volunteer
 # --- helpers --------------------------------------------------------------------------
 
 
-def _need_locked(need_id: int) -> Need:
+def need_locked(need_id: int) -> Need:
     return (
         Need.objects.select_for_update(of=("self",), no_key=True)
         .select_related("incident", "skill")
@@ -65,7 +75,7 @@ def _need_locked(need_id: int) -> Need:
 def _assignment_locked(assignment_id: int) -> Assignment:
     """The assignment, with its need locked first (the order every writer follows)."""
     need_id = Assignment.objects.values_list("need_id", flat=True).get(pk=assignment_id)
-    need = _need_locked(need_id)
+    need = need_locked(need_id)
     assignment = Assignment.objects.select_related("vehicle", "volunteer").get(pk=assignment_id)
     assignment.need = need
     return assignment
@@ -217,7 +227,8 @@ def _dispatchable_needs(need_ids: list[int], *, skip_locked: bool) -> list[Need]
     return list(
         Need.objects.select_for_update(of=("self",), no_key=True, skip_locked=skip_locked)
         .select_related("incident", "skill")
-        .filter(pk__in=need_ids, incident__status=Incident.Status.OPEN)
+        .prefetch_related("extra_skills")  # need_demand reads them: one query for all
+        .filter(pk__in=need_ids, incident__status=Incident.Status.OPEN, cancelled_at__isnull=True)
         .order_by("pk")
     )
 
@@ -249,7 +260,26 @@ def needs_dispatch(*, need_ids: list[int], skip_locked: bool = False) -> list[As
     offers = []
     for pk, need in needs.items():
         offers += offers_make(need=need, picks=[p for p in picks if p.need_id == pk])
-    return offers
+    # Nobody found for some: widen their search, or raise them (issue 13).
+    return offers + escalation.needs_escalate(
+        needs=needs,
+        demands=demands,
+        assignments_by_need=assignments_by_need,
+        offers=offers,
+        replan=lambda widened: _offer_planned(needs, widened, exclude=asked),
+    )
+
+
+def _offer_planned(needs: dict, demands: list, *, exclude: dict) -> list[Assignment]:
+    """needs_dispatch's planning and offering, again, for needs whose search widened."""
+    picks = matching.plan_optimal(demands, candidates_for_many(demands, exclude=exclude))
+    return [
+        offer
+        for demand in demands
+        for offer in offers_make(
+            need=needs[demand.id], picks=[p for p in picks if p.need_id == demand.id]
+        )
+    ]
 
 
 def incident_dispatch(*, incident_id: int) -> list[Assignment]:
@@ -357,6 +387,11 @@ def assignment_accept(*, assignment_id: int, volunteer: Volunteer) -> Assignment
     filled = [a for a in _need_assignments(need) if a.status in FILLED_STATUSES]
     if need_open_places(need, filled) <= 0:
         raise OfferClosed(_("Already filled: this task no longer needs you. Thank you."))
+    if shifts.shift_reservable(need, volunteer_id=assignment.volunteer_id, now=now):
+        _reserve(assignment, volunteer=volunteer, actor=volunteer.user, answered_at=now)
+        if need_open_places(need, [*filled, assignment]) <= 0:
+            _withdraw_other_offers_of_need(need, keep=assignment, reason=NOT_NEEDED)
+        return assignment
     try:
         _take_on(assignment, volunteer_id=volunteer.pk, answered_at=now)
     except IntegrityError:
@@ -366,6 +401,25 @@ def assignment_accept(*, assignment_id: int, volunteer: Volunteer) -> Assignment
         _withdraw_other_offers_of_need(need, keep=assignment, reason=NOT_NEEDED)
     _after_taking_a_task(assignment, volunteer_id=volunteer.pk)
     return assignment
+
+
+def _reserve(assignment: Assignment, *, volunteer: Volunteer, actor, **fields) -> None:
+    """Reserve a future shift (dispatch.shifts): it takes its place of the need but
+    engages nobody, so the volunteer stays free and in the location index. Refused
+    (ResourceBusy, saying which shift) when it overlaps one they hold or leaves too
+    little rest beside it. The caller holds the need's lock; the volunteer's is taken
+    here, after it."""
+    shifts.shift_volunteer_lock(volunteer.pk)
+    if reason := shifts.shift_clash(assignment.need, volunteer_id=volunteer.pk):
+        raise ResourceBusy(reason)
+    if assignment.pk is None:  # a coordinator's hand
+        for name, value in {"status": AssignmentStatus.RESERVED, **fields}.items():
+            setattr(assignment, name, value)
+        assignment.save()
+    else:
+        _set_status(assignment, AssignmentStatus.RESERVED, **fields)
+    extra = {"manual": True, "reason": fields["reason"]} if "reason" in fields else {}
+    _event(EventKind.OFFER_ACCEPTED, assignment, actor=actor, reserved=True, **extra)
 
 
 def _busy_reason(assignment: Assignment, volunteer: Volunteer) -> str:
@@ -475,7 +529,12 @@ def assignment_progress(
     if not _may_answer(assignment, volunteer):
         raise NotYours(_("This assignment is not yours."))
     allowed_from, time_field = PROGRESS[status]
-    if assignment.status not in allowed_from:
+    # A reserved shift that came due before the take-up sweep reached it (beat late or
+    # down): setting out or arriving takes it up, logged by that step's own event.
+    taking_up = assignment.status == AssignmentStatus.RESERVED and _shift_due(assignment)
+    if assignment.status not in allowed_from and not (
+        taking_up and status != AssignmentStatus.COMPLETED
+    ):
         raise InvalidTransition(
             _("Cannot go from “%(current)s” to “%(next)s”.")
             % {"current": STATUS_LABELS[assignment.status], "next": STATUS_LABELS[status]}
@@ -485,9 +544,30 @@ def assignment_progress(
     fields = {time_field: timezone.now()}
     if status == AssignmentStatus.COMPLETED:
         fields["people_moved"] = people_moved
-    _set_status(assignment, status, **fields)
+    if taking_up:
+        _reserved_set_out(assignment, status, **fields)
+    else:
+        _set_status(assignment, status, **fields)
     _event(PROGRESS_EVENTS[status], assignment, actor=volunteer.user, people_moved=people_moved)
     return assignment
+
+
+def _shift_due(assignment: Assignment) -> bool:
+    return assignment.need.shift_start - timezone.now() <= shifts.reserve_lead()
+
+
+def _reserved_set_out(assignment: Assignment, status: str, **fields) -> None:
+    """A reserved shift goes straight to en route or on scene: it engages its volunteer,
+    unless they are still on other work (ResourceBusy)."""
+    volunteer_id = assignment.volunteer_id
+    shifts.shift_volunteer_lock(volunteer_id)
+    try:
+        with transaction.atomic():
+            _set_status(assignment, status, **fields)
+            Engagement.objects.create(volunteer_id=volunteer_id, assignment=assignment)
+    except IntegrityError:
+        raise ResourceBusy(_("You are still on another task: finish it first.")) from None
+    _after_taking_a_task(assignment, volunteer_id=volunteer_id)
 
 
 # --- coordinators ---------------------------------------------------------------------
@@ -501,7 +581,7 @@ def _close_assignment(assignment: Assignment, *, actor, reason: str) -> None:
             assignment, AssignmentStatus.WITHDRAWN, answered_at=timezone.now(), reason=reason
         )
         _event(EventKind.OFFER_WITHDRAWN, assignment, actor=actor, reason=reason)
-    elif assignment.status in ACTIVE_STATUSES:
+    elif assignment.status in (AssignmentStatus.RESERVED, *ACTIVE_STATUSES):
         _set_status(
             assignment, AssignmentStatus.CANCELLED, finished_at=timezone.now(), reason=reason
         )
@@ -514,12 +594,90 @@ def incident_assignments_close(*, incident: Incident, actor, reason: str) -> Non
     for need in (
         Need.objects.select_for_update(no_key=True).filter(incident=incident).order_by("pk")
     ):
-        open_assignments = need.assignments.filter(
-            status__in=(AssignmentStatus.OFFERED, *ACTIVE_STATUSES)
-        ).select_related("vehicle", "volunteer")
-        for assignment in open_assignments:
+        need_assignments_close(need, actor=actor, reason=reason)
+
+
+def need_assignments_close(need: Need, *, actor, reason: str) -> None:
+    """Withdraw the need's open offers and stand down everyone on it (a need cancelled,
+    its incident closed). The caller holds the need's lock."""
+    for assignment in _need_assignments(need):
+        if assignment.status in OPEN_STATUSES:
             assignment.need = need
             _close_assignment(assignment, actor=actor, reason=reason)
+
+
+# --- a live incident that changed (issue 13) ------------------------------------------
+
+# Who is stood down first when a need shrinks: whoever has not set out, then those on
+# the way, then those on scene; and of the same progress, the latest to accept. Whoever
+# completed is never stood down: their part is done (incidents.services refuses to
+# shrink a need below it).
+_STAND_DOWN_PROGRESS = {
+    AssignmentStatus.RESERVED: -1,  # a shift booked ahead: nobody has set out yet
+    AssignmentStatus.ACCEPTED: 0,
+    AssignmentStatus.EN_ROUTE: 1,
+    AssignmentStatus.ON_SCENE: 2,
+}
+
+
+def _stand_down_order(assignment: Assignment) -> tuple:
+    answered = assignment.answered_at.timestamp() if assignment.answered_at else 0.0
+    return (_STAND_DOWN_PROGRESS[assignment.status], -answered, -assignment.pk)
+
+
+def need_surplus_release(need: Need, *, actor, reason: str) -> list[Assignment]:
+    """After a need shrank (the caller holds its lock and saved the new size): stand
+    down the work it no longer wants, in _stand_down_order, for as long as the need
+    stays covered without it; then withdraw the open offers beyond the offers it still
+    wants out, the newest first. Returns the assignments closed."""
+    assignments = _need_assignments(need)
+    filled = [a for a in assignments if a.status in FILLED_STATUSES]
+    active = sorted((a for a in filled if a.status in _STAND_DOWN_PROGRESS), key=_stand_down_order)
+    released = []
+    for assignment in active:
+        rest = [a for a in filled if a is not assignment]
+        if need_open_places(need, rest) <= 0:
+            filled = rest
+            released.append(assignment)
+    offered = sorted(
+        (a for a in assignments if a.status == AssignmentStatus.OFFERED),
+        key=lambda a: (a.offered_at, a.pk),
+    )
+    still_wanted = offers_wanted(
+        need=need,
+        urgent=need.incident.is_urgent,
+        open_places=need_open_places(need, filled),
+        outstanding=0,
+    )
+    released += offered[still_wanted:]
+    for assignment in released:
+        assignment.need = need
+        _close_assignment(assignment, actor=actor, reason=reason)
+    return released
+
+
+def incident_moved(*, incident: Incident, needs: list[Need], actor) -> list[int]:
+    """The incident's place changed (the caller holds its needs' locks, `needs`): the
+    offers made for the old place are withdrawn, to be planned again from the new one
+    (the ids of the needs to dispatch are returned); whoever is already on the task is
+    told the new place on their phone."""
+    replan = []
+    for need in needs:
+        for assignment in _need_assignments(need):
+            assignment.need = need
+            if assignment.status == AssignmentStatus.OFFERED:
+                _close_assignment(assignment, actor=actor, reason=PLACE_CHANGED)
+                replan.append(need.pk)
+            elif assignment.status in _STAND_DOWN_PROGRESS:  # active, or a shift booked
+                _event(
+                    EventKind.ASSIGNMENT_REROUTED,
+                    assignment,
+                    actor=actor,
+                    latitude=incident.latitude,
+                    longitude=incident.longitude,
+                    address=incident.address,
+                )
+    return sorted(set(replan))
 
 
 @dataclass(frozen=True)
@@ -538,7 +696,7 @@ def assignment_assign_manually(
         raise InvalidTransition(_("Say why you assign by hand."))
     if (target.volunteer is None) == (target.vehicle is None):
         raise InvalidTransition(_("Assign one volunteer or one vehicle."))
-    need = _need_locked(need_id)
+    need = need_locked(need_id)
     wants_people = need.kind == Need.Kind.PEOPLE
     if wants_people != (target.volunteer is not None):
         raise InvalidTransition(
@@ -548,6 +706,8 @@ def assignment_assign_manually(
         )
     if not need.incident.is_open:
         raise OfferClosed(_incident_closed_reason(need.incident))
+    if need.is_cancelled:
+        raise OfferClosed(_("This need was cancelled."))
     assignments = _need_assignments(need)
     filled = [a for a in assignments if a.status in FILLED_STATUSES]
     if need_open_places(need, filled) <= 0:
@@ -573,6 +733,19 @@ def assignment_assign_manually(
     assignment = previous_offer or Assignment(
         need=need, volunteer=target.volunteer, vehicle=target.vehicle
     )
+    if shifts.shift_reservable(need, volunteer_id=person, now=now):
+        assignment.need = need
+        _reserve(
+            assignment,
+            volunteer=target.volunteer,
+            actor=actor,
+            answered_at=now,
+            offered_by=actor,
+            reason=reason[:300],
+        )
+        if need_open_places(need, [*filled, assignment]) <= 0:
+            _withdraw_other_offers_of_need(need, keep=assignment, reason=NOT_NEEDED)
+        return assignment
     try:
         _take_on(
             assignment, volunteer_id=person, answered_at=now, offered_by=actor, reason=reason[:300]
@@ -594,7 +767,7 @@ def assignment_unassign(*, assignment_id: int, actor, reason: str) -> Assignment
     if not reason.strip():
         raise InvalidTransition(_("Say why you unassign."))
     assignment = _assignment_locked(assignment_id)
-    if assignment.status not in (AssignmentStatus.OFFERED, *ACTIVE_STATUSES):
+    if assignment.status not in OPEN_STATUSES:
         raise InvalidTransition(
             _("This assignment is already closed (%(status)s).")
             % {"status": STATUS_LABELS[assignment.status]}
@@ -634,3 +807,84 @@ def offers_withdraw_from_busy_sweep() -> list[int]:
     for vehicle_id in sorted(unable_vehicle_ids):
         need_ids.update(offers_withdraw_from_busy(vehicle_id=vehicle_id))
     return sorted(need_ids)
+
+
+# --- reserved shifts (issue 13, dispatch.shifts) ----------------------------------------
+
+
+@transaction.atomic
+def assignment_give_up(*, assignment_id: int, volunteer: Volunteer) -> Assignment:
+    """The volunteer gives up a shift they reserved: its place is offered to others
+    (not to them again: they were asked)."""
+    assignment = _assignment_locked(assignment_id)
+    if assignment.volunteer_id != volunteer.pk:
+        raise NotYours(_("This shift is not yours."))
+    if assignment.status != AssignmentStatus.RESERVED:
+        raise OfferClosed(
+            _("Only a booked shift can be given up; this one is “%(status)s”.")
+            % {"status": STATUS_LABELS[assignment.status]}
+        )
+    _set_status(
+        assignment, AssignmentStatus.CANCELLED, finished_at=timezone.now(), reason=SHIFT_GIVEN_UP
+    )
+    _event(EventKind.ASSIGNMENT_CANCELLED, assignment, actor=volunteer.user, reason=SHIFT_GIVEN_UP)
+    queue.needs_dispatch_batched_enqueue(need_ids=[assignment.need_id])
+    return assignment
+
+
+def shifts_take_up(*, now=None) -> list[int]:
+    """The take-up sweep (beat, every minute): each reserved shift starting within the
+    lead time becomes its volunteer's active work (accepted, engaged, out of the
+    location index, their other offers withdrawn), logged as assignment.taken_up.
+
+    Someone still on other work then is not double booked: the coordinators are told
+    once (assignment.shift_clash, on the dashboard's feed and the volunteer's phone)
+    and the reservation waits, taken up by a later run as soon as they are free; if
+    they are still busy when the shift begins, it is released (cancelled, "still on
+    other work when the shift began") and its place offered to others. Returns the
+    needs to offer again. Each reservation is handled under its need's lock and then
+    its volunteer's, so two runs, or a run and a give-up, change it once."""
+    now = now or timezone.now()
+    released = []
+    for assignment_id in shifts.reservations_due(now):
+        with transaction.atomic():
+            if need_id := _shift_take_up(assignment_id, now=now):
+                released.append(need_id)
+    if released:
+        queue.needs_dispatch_batched_enqueue(need_ids=released)
+    return released
+
+
+def _shift_take_up(assignment_id: int, *, now) -> int | None:
+    """One reservation of shifts_take_up; the id of its need when it was released."""
+    assignment = _assignment_locked(assignment_id)
+    if assignment.status != AssignmentStatus.RESERVED:
+        return None  # given up, taken off or taken up meanwhile
+    volunteer_id = assignment.volunteer_id
+    shifts.shift_volunteer_lock(volunteer_id)
+    try:
+        _take_on(assignment, volunteer_id=volunteer_id)
+    except IntegrityError:  # on other work: rolled back to its savepoint, so reserved
+        assignment.status = AssignmentStatus.RESERVED
+    else:
+        _event(EventKind.ASSIGNMENT_TAKEN_UP, assignment)
+        _after_taking_a_task(assignment, volunteer_id=volunteer_id)
+        return None
+    need = assignment.need
+    if now >= need.shift_start:
+        _set_status(assignment, AssignmentStatus.CANCELLED, finished_at=now, reason=SHIFT_CLASHED)
+        _event(EventKind.ASSIGNMENT_CANCELLED, assignment, reason=SHIFT_CLASHED)
+        return need.pk
+    if not assignment.events.filter(kind=EventKind.ASSIGNMENT_SHIFT_CLASH).exists():
+        busy_on = (
+            Engagement.objects.filter(volunteer_id=volunteer_id)
+            .values_list("assignment__need__incident_id", flat=True)
+            .first()
+        )
+        _event(
+            EventKind.ASSIGNMENT_SHIFT_CLASH,
+            assignment,
+            shift_start=need.shift_start.isoformat(),
+            busy_on=busy_on,
+        )
+    return None

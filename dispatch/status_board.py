@@ -92,9 +92,13 @@ def units_status_board(
         )
     )
     work = defaultdict(list)
-    for row in Assignment.objects.filter(
-        volunteer__in=people.values("pk"), status__in=OPEN_STATUSES
-    ).values("volunteer_id", *_WORK_COLUMNS, *_WORK_TIMES):
+    # A shift reserved ahead holds a place, not the person: they show as free (or
+    # offered) until it is taken up (issue 13).
+    for row in (
+        Assignment.objects.filter(volunteer__in=people.values("pk"), status__in=OPEN_STATUSES)
+        .exclude(status=AssignmentStatus.RESERVED)
+        .values("volunteer_id", *_WORK_COLUMNS, *_WORK_TIMES)
+    ):
         work[row["volunteer_id"]].append(row)
     teams = defaultdict(list)
     for volunteer_id, team_id in Volunteer.teams.through.objects.filter(

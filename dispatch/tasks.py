@@ -16,7 +16,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from config.idempotency.services import idempotency_keys_expire as _idempotency_keys_expire
-from dispatch import availability, events, push, queue, services
+from dispatch import availability, batching, events, push, queue, services
 from dispatch.sms import offers as sms_offers
 from dispatch.sms.gateways import sms_texts_forget
 from signin.services import signin_codes_forget
@@ -51,6 +51,18 @@ def needs_dispatch(need_ids: list[int]) -> int:
     return len(services.needs_dispatch(need_ids=need_ids))
 
 
+@shared_task(name=queue.NEEDS_DISPATCH_BATCH, ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
+def needs_dispatch_batch(token: str) -> int:
+    """Plan together every need that arrived within the batch window (dispatch.batching).
+    What arrived is forgotten only once planned: a retry, or the next window's drain,
+    takes it again."""
+    arrived = batching.batch_take(token=token)
+    need_ids = batching.batch_need_ids(arrived)
+    offers = services.needs_dispatch(need_ids=need_ids) if need_ids else []
+    batching.batch_forget(arrived)
+    return len(offers)
+
+
 @shared_task(name=queue.OFFERS_EXPIRE, ignore_result=True)
 def offers_expire() -> int:
     """Expire unanswered offers and escalate: offer their needs to the next best."""
@@ -81,6 +93,13 @@ def offers_withdraw_from_busy_sweep() -> int:
     if need_ids:
         services.needs_dispatch(need_ids=need_ids)
     return len(need_ids)
+
+
+@shared_task(name=queue.SHIFTS_TAKE_UP, ignore_result=True)
+def shifts_take_up() -> int:
+    """Reserved shifts coming due become active work (or their clash is told, and a
+    shift its volunteer could not start is offered to others)."""
+    return len(services.shifts_take_up())
 
 
 @shared_task(name=queue.INDEX_RECONCILE, ignore_result=True)

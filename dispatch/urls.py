@@ -20,7 +20,9 @@ urlpatterns = [
         api.IncidentAssignments.as_view(),
         name="incident-assignments",
     ),
+    path("incidents/<int:pk>/rota/", api.IncidentRota.as_view(), name="incident-rota"),
     path("needs/<int:pk>/assign/", api.NeedAssign.as_view(), name="need-assign"),
+    path("needs/<int:pk>/widen/", api.NeedWiden.as_view(), name="need-widen"),
     path(
         "assignments/<int:pk>/accept/",
         api.AssignmentAccept.as_view(),
@@ -35,6 +37,11 @@ urlpatterns = [
         "assignments/<int:pk>/status/",
         api.AssignmentProgress.as_view(),
         name="assignment-status",
+    ),
+    path(
+        "assignments/<int:pk>/give-up/",
+        api.AssignmentGiveUp.as_view(),
+        name="assignment-give-up",
     ),
     path(
         "assignments/<int:pk>/unassign/",

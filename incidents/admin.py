@@ -2,8 +2,11 @@
 
 Opening, resolving and cancelling are logged state changes that go through
 incidents.services: coordinators open incidents from the dashboard or the API, and the
-admin resolves and cancels them with actions. The form edits only the words of an
-incident (title, description, people affected), never its kind, place, priority or status.
+admin resolves and cancels them with actions. The form edits only the words of an open
+incident (title, description, people affected), and saves them through
+incidents.services.incident_change, which logs the change (issue 13); never its kind,
+place, priority or status, which the dashboard and the API change. A closed incident is
+read-only.
 """
 
 from django.contrib import admin, messages
@@ -79,6 +82,24 @@ class IncidentAdmin(admin.ModelAdmin):
     ]
     inlines = [NeedInline]
     actions = ["resolve", "cancel"]
+    # What the form may change: the words. Saved through the service (save_model).
+    editable_fields = ["title", "description", "people_affected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_open:
+            return [*self.readonly_fields, *self.editable_fields]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        """Through the service: the change is logged, and an incident closed meanwhile
+        refuses it rather than taking it behind the log's back."""
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        if not changes:
+            return
+        try:
+            services.incident_change(incident=Incident(pk=obj.pk), actor=request.user, **changes)
+        except services.IncidentClosed as closed:
+            self.message_user(request, f"{closed} Nothing changed.", messages.WARNING)
 
     def has_add_permission(self, request):
         # Opened through the API or dashboard, where incident_open logs it and the

@@ -1,7 +1,7 @@
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,10 +31,15 @@ from incidents.models import (
 from incidents.selectors import incidents_with_needs, needs_with_fill
 from incidents.services import (
     IncidentClosed,
+    NeedCancelled,
     NeedSpec,
     incident_cancel,
+    incident_change,
     incident_open,
     incident_resolve,
+    need_add,
+    need_cancel,
+    need_change,
 )
 from volunteers.models import Skill, Township
 
@@ -49,6 +54,24 @@ class SkillCodeField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
+class NeedUnmetSerializer(serializers.Serializer):
+    """Nobody left to ask (issue 13, dispatch.escalation): as the need.unmet event said."""
+
+    at = serializers.DateTimeField(help_text="When the need was raised.")
+    reason = serializers.CharField(
+        help_text="none_on_duty, all_busy, all_asked (the free ones all declined or let "
+        "the offer expire) or out_of_reach."
+    )
+    reach_km = serializers.IntegerField(
+        allow_null=True, help_text="How far the search reached; null: each one's own range."
+    )
+    asked = serializers.IntegerField()
+    declined = serializers.IntegerField()
+    expired = serializers.IntegerField()
+    on_duty = serializers.IntegerField(help_text="Who could take it at all, wherever they are.")
+    busy = serializers.IntegerField(help_text="Of those, on other work.")
+
+
 class NeedSerializer(serializers.ModelSerializer):
     skill = SkillCodeField(
         slug_field="code", queryset=Skill.objects.all(), required=False, allow_null=True
@@ -61,6 +84,21 @@ class NeedSerializer(serializers.ModelSerializer):
         "for a capability need)."
     )
     offered = serializers.SerializerMethodField(help_text="Offers waiting for an answer.")
+    reach_km = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The search widened to this distance (km), whatever the volunteers' own "
+        "travel ranges; null: their own ranges (POST /api/needs/<id>/widen/).",
+    )
+    extra_skills = serializers.SlugRelatedField(
+        slug_field="code",
+        many=True,
+        read_only=True,
+        help_text="Other skills accepted for this need (POST /api/needs/<id>/widen/).",
+    )
+    unmet = serializers.SerializerMethodField(
+        help_text="Nobody left to ask: set while the need is raised, null otherwise."
+    )
 
     class Meta:
         model = Need
@@ -75,10 +113,20 @@ class NeedSerializer(serializers.ModelSerializer):
             "shift_start",
             "shift_end",
             "note",
+            "cancelled_at",
             "filled",
             "offered",
+            "reach_km",
+            "extra_skills",
+            "unmet",
         ]
-        read_only_fields = ["id"]
+        read_only_fields = ["id", "cancelled_at"]
+
+    @extend_schema_field(NeedUnmetSerializer(allow_null=True))
+    def get_unmet(self, need: Need) -> dict | None:
+        if need.unmet_at is None:
+            return None
+        return NeedUnmetSerializer({"at": need.unmet_at, **(need.unmet_why or {})}).data
 
     # The counts are annotations (incidents.selectors.needs_with_fill): read needs
     # through it. A need read otherwise is counted on its own, in a query of its own.
@@ -288,10 +336,156 @@ class IncidentListCreate(generics.ListCreateAPIView):
         serializer.instance = incidents_with_needs().get(pk=incident.pk)
 
 
+class IncidentChangeSerializer(serializers.Serializer):
+    """What a coordinator may change on a live incident; every field optional. A new
+    place is `latitude` and `longitude` together (with `address` and
+    `location_precision`, "point" when not said)."""
+
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=Incident.Priority.choices, required=False)
+    people_affected = serializers.IntegerField(min_value=0, required=False)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    longitude = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    location_precision = serializers.ChoiceField(choices=LocationPrecision.choices, required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(_("Send at least one field to change."))
+        if ("latitude" in attrs) != ("longitude" in attrs):
+            missing = "longitude" if "longitude" not in attrs else "latitude"
+            raise serializers.ValidationError({missing: _("Send latitude and longitude together.")})
+        if "latitude" in attrs:
+            attrs.setdefault("location_precision", LocationPrecision.POINT)
+        return attrs
+
+
+def _incident_answer(incident_id: int, *, status: int = 200) -> Response:
+    return Response(
+        IncidentSerializer(incidents_with_needs().get(pk=incident_id)).data, status=status
+    )
+
+
 class IncidentDetail(generics.RetrieveAPIView):
+    """An incident with its needs; coordinators change a live one with PATCH (priority,
+    title, description, people affected, place), each change logged as
+    `incident.changed`. A new place re-plans the offers not yet accepted and tells
+    those on the task."""
+
     serializer_class = IncidentSerializer
-    permission_classes = [IsCoordinatorOrCommander]
     queryset = incidents_with_needs()
+
+    def get_permissions(self):
+        if self.request.method == "PATCH":
+            return [IsCoordinator()]
+        return [IsCoordinatorOrCommander()]
+
+    @extend_schema(
+        request=IncidentChangeSerializer,
+        responses={200: IncidentSerializer, 409: CONFLICT_RESPONSE},
+    )
+    def patch(self, request, pk: int):
+        incident = get_object_or_404(Incident, pk=pk)
+        form = IncidentChangeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            incident_change(incident=incident, actor=request.user, **form.validated_data)
+        except IncidentClosed as closed:
+            raise Conflict(str(closed)) from None
+        return _incident_answer(incident.pk)
+
+
+class NeedAdd(APIView):
+    """Add a need to a live incident (coordinators): logged as `need.added` and offered
+    at once. Answers with the incident."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(
+        request=NeedSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: IncidentSerializer, 409: CONFLICT_RESPONSE, 422: KEY_REUSED_RESPONSE},
+    )
+    def post(self, request, pk: int):
+        return idempotent(request, lambda: self._add(request, pk))
+
+    def _add(self, request, pk: int) -> Response:
+        incident = get_object_or_404(Incident, pk=pk)
+        form = NeedSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            need_add(incident=incident, actor=request.user, spec=NeedSpec(**form.validated_data))
+        except IncidentClosed as closed:
+            raise Conflict(str(closed)) from None
+        return _incident_answer(incident.pk, status=201)
+
+
+class NeedChangeSerializer(serializers.Serializer):
+    """A need's new size (`count` of people or vehicles; `people_to_move` of a
+    capability need) or note."""
+
+    count = serializers.IntegerField(min_value=1, max_value=500, required=False)
+    people_to_move = serializers.IntegerField(min_value=1, required=False)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(_("Send count, people_to_move or note."))
+        return attrs
+
+
+class NeedReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+def _need_of(incident_pk: int, need_pk: int) -> Need:
+    return get_object_or_404(Need, pk=need_pk, incident_id=incident_pk)
+
+
+class NeedDetail(APIView):
+    """Enlarge or reduce a need of a live incident, or change its note (coordinators):
+    logged as `need.changed`. Enlarged, it is offered at once; reduced, the offers and
+    people it no longer needs are stood down (the latest to accept first, those on
+    scene last) and told why. Answers with the incident."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(
+        request=NeedChangeSerializer,
+        responses={200: IncidentSerializer, 409: CONFLICT_RESPONSE},
+    )
+    def patch(self, request, pk: int, need_pk: int):
+        need = _need_of(pk, need_pk)
+        form = NeedChangeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            need_change(need_id=need.pk, actor=request.user, **form.validated_data)
+        except (IncidentClosed, NeedCancelled) as refused:
+            raise Conflict(str(refused)) from None
+        return _incident_answer(pk)
+
+
+class NeedCancel(APIView):
+    """Cancel one need of a live incident, with a reason (coordinators): its offers are
+    withdrawn and its people stood down, told the reason; logged as `need.cancelled`.
+    The last live need is refused: cancel the incident. Answers with the incident."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(
+        request=NeedReasonSerializer,
+        responses={200: IncidentSerializer, 409: CONFLICT_RESPONSE},
+    )
+    def post(self, request, pk: int, need_pk: int):
+        need = _need_of(pk, need_pk)
+        form = NeedReasonSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            need_cancel(need_id=need.pk, actor=request.user, reason=form.validated_data["reason"])
+        except (IncidentClosed, NeedCancelled) as refused:
+            raise Conflict(str(refused)) from None
+        return _incident_answer(pk)
 
 
 class _IncidentCloseView(APIView):

@@ -184,6 +184,9 @@ class Need(models.Model):
         help_text="Other skills the coordinator accepts for this need.",
     )
     unmet_at = models.DateTimeField(null=True, blank=True)
+    # Why it was raised, as the need.unmet event said (dispatch.escalation): kept here
+    # so that a dashboard opened later shows the reason without reading the log.
+    unmet_why = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

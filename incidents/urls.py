@@ -13,4 +13,15 @@ urlpatterns = [
         name="incident-resolve",
     ),
     path("incidents/<int:pk>/cancel/", api.IncidentCancel.as_view(), name="incident-cancel"),
+    path("incidents/<int:pk>/needs/", api.NeedAdd.as_view(), name="incident-needs"),
+    path(
+        "incidents/<int:pk>/needs/<int:need_pk>/",
+        api.NeedDetail.as_view(),
+        name="incident-need",
+    ),
+    path(
+        "incidents/<int:pk>/needs/<int:need_pk>/cancel/",
+        api.NeedCancel.as_view(),
+        name="incident-need-cancel",
+    ),
 ]

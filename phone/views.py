@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from briefings.selectors import broadcasts_unread
 from dispatch.api import AssignmentSerializer, assignments_for_display
 from dispatch.labels import (
     INCIDENT_KIND_LABELS,
@@ -76,6 +77,7 @@ SHELL_STATIC = [
     "phone/connection.js",
     "phone/format.js",
     "phone/location.js",
+    "phone/messages.js",
     "phone/notice.js",
     "phone/outbox.js",
     "phone/page.js",
@@ -210,6 +212,8 @@ def phone_state(volunteer) -> dict:
         ],
         "vehicles": [_vehicle_row(vehicle) for vehicle in vehicles],
         "stood_down": _stand_downs(volunteer),
+        # Unread messages to those on duty (briefings, issue 13; phone/static/phone/messages.js).
+        "messages": broadcasts_unread(volunteer.pk),
     }
 
 
@@ -287,6 +291,16 @@ def _strings() -> dict:
         "open_map": _("Navigate"),
         "amap": _("Gaode map"),
         "shifts_heading": _("Upcoming shifts"),
+        # Shifts booked ahead (issue 13): they hold the place, not the volunteer.
+        "booked": _("Booked: %(window)s"),
+        "give_up": _("Give up"),
+        "give_up_question": _("Give up this shift? It will be offered to someone else."),
+        "give_up_confirm": _("Give up the shift"),
+        "given_up_notice": _("Shift given up. It is offered to someone else."),
+        "shift_clash": _(
+            "Your booked shift starts soon, but you are still on another task. Finish it "
+            "in time, or give the shift up."
+        ),
         "idle_on": _("Standing by. New offers appear here."),
         "idle_off": _("You are off duty. Go on duty to receive task offers."),
         "no_answer": _("No answer from the server. Check your connection, then try again."),
@@ -318,6 +332,16 @@ def _strings() -> dict:
         "stood_down_offer": _("Offer withdrawn"),
         "stood_down_task": _("Stood down: no need to go"),
         "stood_down_ok": _("OK"),
+        # Messages to those on duty and briefings (issue 13).
+        "message_heading": _("Message to those on duty"),
+        "briefing_heading": _("Briefing: please confirm"),
+        "briefing_where": _("Where and when:"),
+        "briefing_confirm": _("I'll be there"),
+        "message_read": _("OK, read"),
+        "message_not_sent": _("Not sent: no connection. Try again in a moment."),
+        # The incident of a task moved (assignment.rerouted, issue 13).
+        "place_changed": _("The place changed: %(address)s. Go there instead."),
+        "place_changed_map": _("see the new place on the map"),
         "alerts_blocked": _(
             "Notifications are blocked: offers ring only while this page is open. "
             "Allow notifications in the browser's site settings."
@@ -374,11 +398,15 @@ def _api_urls() -> dict:
         "volunteer": reverse("api:my-volunteer"),
         "accept": with_id("api:assignment-accept"),
         "decline": with_id("api:assignment-decline"),
+        "give_up": with_id("api:assignment-give-up"),
         "status": with_id("api:assignment-status"),
         "vehicle_service": with_id("api:vehicle-service"),
         "service_worker": reverse("phone:service-worker"),
         "assignment": with_id("phone:assignment"),
         "push_subscriptions": reverse("api:my-push-subscriptions"),
+        "broadcast_delivered": with_id("api:my-broadcast-delivered"),
+        "broadcast_read": with_id("api:my-broadcast-read"),
+        "broadcast_confirm": with_id("api:my-broadcast-confirm"),
     }
 
 

@@ -23,6 +23,7 @@ from openpyxl.styles import Font
 
 from dispatch import hours, reports
 from dispatch.labels import STATUS_LABELS, TEAM_KIND_LABELS
+from review.formats import safety_talks_of
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -191,7 +192,13 @@ def _totals_sheet(workbook: Workbook, filters: reports.LogFilter) -> None:
     summary = workbook.create_sheet(_("Totals"))
     summary.column_dimensions["A"].width = 34
     summary.column_dimensions["B"].width = 14
-    for label, value in totals_values(reports.report_totals(filters=filters)):
+    talks = safety_talks_of(filters)
+    rows = [
+        *totals_values(reports.report_totals(filters=filters)),
+        (_("Flood-safety talks"), talks.talks),
+        (_("People reached by safety talks"), talks.audience),
+    ]
+    for label, value in rows:
         cell = WriteOnlyCell(summary, value=value)
         if isinstance(value, timedelta):
             # A duration is a number of days to Excel; shown as hours:minutes:seconds.

@@ -7,6 +7,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from briefings.selectors import TalkTotals, safety_talk_totals
 from dispatch import reports
 
 
@@ -92,3 +93,29 @@ def totals_cards(totals: reports.Totals) -> list[dict]:
             "note": _("urgent response, accepted → on scene"),
         },
     ]
+
+
+def safety_talks_of(filters: reports.LogFilter) -> TalkTotals:
+    """The flood-safety talks given in the review's range (issue 13), in its township,
+    by its team or volunteer. A talk belongs to no incident: narrowed to an incident or
+    an incident kind, the review counts none."""
+    if filters.incident or filters.incident_kind:
+        return TalkTotals(talks=0, audience=0)
+    after, before = filters.window()
+    return safety_talk_totals(
+        after=after,
+        before=before,
+        township=filters.township,
+        team=filters.team,
+        volunteer=filters.volunteer,
+    )
+
+
+def safety_talks_card(talks: TalkTotals) -> dict:
+    return {
+        "key": "safety-talks",
+        "value": number(talks.talks),
+        "label": _("Flood-safety talks"),
+        "note": ngettext("%(people)s person reached", "%(people)s people reached", talks.audience)
+        % {"people": number(talks.audience)},
+    }

@@ -32,7 +32,14 @@ from incidents.models import Incident
 from pages.streaming import streamed_download
 from review import exports
 from review.charts import review_charts, timeline_charts
-from review.formats import duration, moment_text, number, totals_cards
+from review.formats import (
+    duration,
+    moment_text,
+    number,
+    safety_talks_card,
+    safety_talks_of,
+    totals_cards,
+)
 from review.forms import filter_form, hours_form
 from volunteers.roles import Role, user_has_role, user_may_watch
 
@@ -135,7 +142,10 @@ def review(request):
         "form": form,
         "filters": filters,
         "volunteer": form.cleaned_data.get("volunteer") if hasattr(form, "cleaned_data") else None,
-        "cards": totals_cards(reports.report_totals(filters=filters)),
+        "cards": [
+            *totals_cards(reports.report_totals(filters=filters)),
+            safety_talks_card(safety_talks_of(filters)),
+        ],
         "charts": review_charts(series),
         "unit": {
             reports.HOUR: _("per hour"),

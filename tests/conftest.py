@@ -11,9 +11,11 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.test import APIClient
 
+from dispatch.availability import index_rebuild
 from dispatch.location_index import location_index
 from dispatch.models import EventSequence
 from tests.backends import REQUIRE_SERVICES
+from tests.dispatch.scenes import KM, SITE
 from volunteers.models import Skill, Township, Volunteer
 from volunteers.reference import reference_data_load
 from volunteers.roles import Role
@@ -171,3 +173,21 @@ def api():
         return client
 
     return client_for
+
+
+@pytest.fixture
+def rescuers(make_volunteer):
+    """Five on-duty rescuers, 1 to 5 km north of the site (tests.dispatch.scenes.SITE),
+    nearest first, in the location index."""
+    volunteers = [
+        make_volunteer(
+            f"1390000000{n}",
+            skills=("rescue",),
+            on_duty=True,
+            last_latitude=SITE[0] + n * KM,
+            last_longitude=SITE[1],
+        )
+        for n in range(1, 6)
+    ]
+    index_rebuild()
+    return volunteers

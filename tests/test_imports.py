@@ -20,7 +20,7 @@ NOT_APPLICATION_CODE = {"tests", "bench", "build", "node_modules", "migrations",
 # One app per kind of user; a new face (the public help page) is added here.
 FACES = {"dashboard", "phone", "review"}
 SHARED = {"pages"}  # the pieces every face's pages share: faces may import it
-DOMAIN_APPS = {"volunteers", "incidents", "dispatch", "signin"}
+DOMAIN_APPS = {"volunteers", "incidents", "dispatch", "signin", "briefings"}
 # The one module outside the faces that may name them: it routes to each.
 MAY_IMPORT_FACES = {"config.urls"}
 

@@ -62,6 +62,7 @@ plain tests at the end of this file, so it stays fixed whatever EXAMPLES is.
 
 import os
 from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 from unittest.mock import ANY
 
@@ -69,6 +70,7 @@ import pytest
 import schemathesis
 from django.db import transaction
 from django.test.client import ClientHandler
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
@@ -86,6 +88,8 @@ from schemathesis.checks import (
 )
 from schemathesis.core.parameters import ParameterLocation
 
+from briefings.models import Audience
+from briefings.services import broadcast_send
 from dispatch import services as dispatch_services
 from dispatch.matching import Pick
 from dispatch.models import OfferSmsCode
@@ -93,7 +97,7 @@ from dispatch.sms.webhook import SECRET_HEADER
 from incidents.models import Incident, Need
 from incidents.services import NeedSpec, incident_resolve
 from tests.dispatch.scenes import KM, SITE, open_rescue
-from volunteers.models import Skill, Team, Township, Vehicle, VehicleKind
+from volunteers.models import Skill, Team, Township, Vehicle, VehicleKind, Volunteer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("live_index")]
 
@@ -122,6 +126,10 @@ OPERATIONS = (
     ("GET", "/api/incidents/{id}/"),
     ("POST", "/api/incidents/{id}/resolve/"),
     ("POST", "/api/incidents/{id}/cancel/"),
+    ("PATCH", "/api/incidents/{id}/"),
+    ("POST", "/api/incidents/{id}/needs/"),
+    ("PATCH", "/api/incidents/{id}/needs/{need_pk}/"),
+    ("POST", "/api/incidents/{id}/needs/{need_pk}/cancel/"),
     ("GET", "/api/incidents/{id}/assignments/"),
     ("GET", "/api/log/"),
     ("GET", "/api/me/assignments/"),
@@ -129,15 +137,27 @@ OPERATIONS = (
     ("POST", "/api/me/push-subscriptions/"),
     ("DELETE", "/api/me/push-subscriptions/"),
     ("POST", "/api/needs/{id}/assign/"),
+    ("POST", "/api/needs/{id}/widen/"),
     ("POST", "/api/assignments/{id}/accept/"),
     ("POST", "/api/assignments/{id}/decline/"),
     ("POST", "/api/assignments/{id}/status/"),
     ("POST", "/api/assignments/{id}/unassign/"),
+    ("POST", "/api/assignments/{id}/give-up/"),
+    ("GET", "/api/incidents/{id}/rota/"),
     ("POST", "/api/vehicles/{id}/service/"),
     ("POST", "/api/sms/inbound/"),
     ("POST", "/api/auth/sms/"),
     ("POST", "/api/auth/sms/verify/"),
     ("POST", "/api/me/tokens/revoke/"),
+    ("GET", "/api/broadcasts/"),
+    ("POST", "/api/broadcasts/"),
+    ("GET", "/api/broadcasts/{id}/"),
+    ("GET", "/api/me/broadcasts/"),
+    ("POST", "/api/me/broadcasts/{id}/delivered/"),
+    ("POST", "/api/me/broadcasts/{id}/read/"),
+    ("POST", "/api/me/broadcasts/{id}/confirm/"),
+    ("GET", "/api/activities/"),
+    ("POST", "/api/activities/"),
 )
 
 # A JSON scalar where another is documented that DRF reads on purpose: a number where a
@@ -296,6 +316,21 @@ def scene(coordinator, commander, volunteer, make_volunteer, make_user, settings
     resolved = open_rescue(coordinator, title="已解决")
     incident_resolve(incident=resolved, actor=coordinator, note="")
 
+    # A briefing to the team, the volunteer on duty for the moment it is sent, and a
+    # plain message to everyone on duty (the other volunteer): what the volunteer's
+    # receipts reach, and what confirming a plain message is refused for.
+    Volunteer.objects.filter(pk=volunteer.pk).update(on_duty=True)
+    briefing = broadcast_send(
+        author=coordinator,
+        text="防汛安全会",
+        audience=Audience.TEAM,
+        team=team,
+        briefing_place="龙湖镇政府",
+        briefing_starts_at=timezone.now() + timedelta(hours=1),
+    )
+    Volunteer.objects.filter(pk=volunteer.pk).update(on_duty=False)
+    message = broadcast_send(author=coordinator, text="注意安全", audience=Audience.ALL_ON_DUTY)
+
     incidents = [rescue.pk, second.pk, evacuation.pk, resolved.pk]
     volunteers = [volunteer.pk, other.pk]
     users = {
@@ -311,18 +346,30 @@ def scene(coordinator, commander, volunteer, make_volunteer, make_user, settings
             "needs": [rescue_need.pk, second_need.pk, evacuation_need.pk, resolved.needs.get().pk],
             "volunteers": volunteers,
             "vehicles": [boat.pk],
+            "broadcasts": [briefing.pk, message.pk],
+            # /api/me/broadcasts/{id}/…: the only paths under /api/me/ with an id.
+            "me": [briefing.pk, message.pk],
         },
         "fields": {
             "incident": incidents,
             "volunteer": volunteers,
             "vehicle": [boat.pk],
             "teams": [team.pk],
+            "team": [team.pk],
             "township": [longhu.pk, volunteer.township_id],
             "skill": list(Skill.objects.values_list("code", flat=True)[:3]),
             "skills__code": ["rescue"],
             "from": [volunteer.phone, f"+86 {other.phone}", "+86 139 0000 9999"],
             "text": ["Y 4821", "N 4821", "是4822", "ｎ　４８２２", "Y 0000", "收到"],
         },
+        "incident_needs": [
+            {"id": incident.pk, "need_pk": need.pk}
+            for incident, need in (
+                (rescue, rescue_need),
+                (second, second_need),
+                (evacuation, evacuation_need),
+            )
+        ],
         "tokens": {role: Token.objects.create(user=user).key for role, user in users.items()},
         "free_the_volunteer": lambda: dispatch_services.assignment_unassign(
             assignment_id=place.pk, actor=coordinator, reason="scene: free again"
@@ -339,13 +386,15 @@ def test_every_operation_is_fuzzed(api_schema):
     assert served == set(OPERATIONS)
 
 
-def _cases(operation, mode: GenerationMode, *, path_ids: list[int] | None, **fixed):
+def _cases(operation, mode: GenerationMode, *, path_ids: list | None, **fixed):
     """Cases for the operation; when its path has an `{id}`, one of the scene's ids
-    most of the time, else Schemathesis' own."""
+    most of the time (a dict of the path's parameters where it has more than one), else
+    Schemathesis' own."""
     if not path_ids:
         return operation.as_strategy(mode, **fixed)
+    chosen = [ids if isinstance(ids, dict) else {"id": ids} for ids in path_ids]
     return st.one_of(
-        *(operation.as_strategy(mode, path_parameters={"id": pk}, **fixed) for pk in path_ids),
+        *(operation.as_strategy(mode, path_parameters=ids, **fixed) for ids in chosen),
         operation.as_strategy(mode, **fixed),
     )
 
@@ -376,6 +425,8 @@ def _rolled_back():
 def test_the_api_keeps_to_its_schema(api_schema, app, scene, method, path, role):
     operation = api_schema[path][method]
     fixed = {"path_ids": scene["path_ids"].get(path.split("/")[2]) if "{id}" in path else None}
+    if "{need_pk}" in path:  # an incident's own need: /api/incidents/{id}/needs/{need_pk}/
+        fixed["path_ids"] = scene["incident_needs"]
     if role != "anonymous":
         fixed["auth_storage"] = AuthStorage(providers=[RoleToken(scene["tokens"][role])])
         if path == "/api/sms/inbound/":

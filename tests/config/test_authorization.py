@@ -26,21 +26,26 @@ checks are in tests/dispatch/test_consumers*.py.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from briefings.models import Activity, Audience, Broadcast, BroadcastReceipt
+from briefings.services import broadcast_send
 from dispatch import push, services
 from dispatch.matching import Pick
 from dispatch.models import Assignment, AssignmentStatus, PushSubscription, SmsMessage
 from dispatch.sms.webhook import SECRET_HEADER
-from incidents.models import Incident
+from incidents.models import Incident, Need
+from incidents.services import NeedSpec, need_add
 from tests.conftest import DEMO_PASSWORD
-from tests.dispatch.scenes import SITE, open_rescue
+from tests.dispatch.scenes import SITE, open_rescue, open_testing_site
 from volunteers.models import Vehicle, VehicleKind, Volunteer
 from volunteers.roles import Role
 
@@ -107,6 +112,7 @@ EXPECTED = {
     "GET dashboard:offers":           row(401,         403,   403,   200,   200,   200),
     "GET dashboard:candidates":       row(401,         403,   403,   403,   200,   200),
     "GET dashboard:units":            row(401,         403,   403,   200,   200,   200),
+    "GET dashboard:rota":             row(LOGIN,       403,   403,   200,   200,   200),
     # --- the volunteer's phone page ---------------------------------------------------
     "GET phone:home":                 row(PHONE_LOGIN, 200,   200,   403,   403,   403),
     "GET phone:login":                row(200,         PHONE, PHONE, PHONE, PHONE, PHONE),
@@ -161,6 +167,12 @@ EXPECTED = {
     "DELETE api:incident":            row(403,         403,   403,   405,   405,   405),
     "POST api:incident-resolve":      row(403,         403,   403,   403,   200,   200),
     "POST api:incident-cancel":       row(403,         403,   403,   403,   200,   200),
+    # Changing a live incident and its needs (issue 13): coordinators only.
+    "PATCH api:incident":             row(403,         403,   403,   403,   200,   200),
+    "POST api:incident-needs":        row(403,         403,   403,   403,   201,   201),
+    "PATCH api:incident-need":        row(403,         403,   403,   403,   200,   200),
+    "POST api:incident-need-cancel":  row(403,         403,   403,   403,   200,   200),
+    "POST api:need-widen":            row(403,         403,   403,   403,   200,   200),
     # --- the REST API: the log, offers and assignments --------------------------------
     "GET api:log":                    row(403,         403,   403,   200,   200,   200),
     "POST api:log":                   row(403,         403,   403,   405,   405,   405),
@@ -175,11 +187,24 @@ EXPECTED = {
     "POST api:assignment-decline":    row(403,         200,   403,   403,   403,   403),
     "POST api:assignment-status":     row(403,         200,   403,   403,   403,   403),
     "POST api:assignment-unassign":   row(403,         403,   403,   403,   200,   200),
+    # A shift booked ahead: only the volunteer holding it gives it up (issue 13).
+    "POST api:assignment-give-up":    row(403,         200,   403,   403,   403,   403),
+    "GET api:incident-rota":          row(403,         403,   403,   200,   200,   200),
     # Out of service and back: coordinators, and the vehicle's own crew (none here).
     "POST api:vehicle-service":       row(403,         403,   403,   403,   200,   200),
     # The gateway, not a user: a session opens nothing (the secret: SMS_SECRET_CASES).
     "POST api:sms-inbound":           row(403,         403,   403,   403,   403,   403),
     "GET api:sms-inbound":            row(403,         403,   403,   403,   403,   403),
+    # --- the REST API: messages to those on duty and activities (issue 13) ------------
+    "GET api:broadcasts":             row(403,         403,   403,   200,   200,   200),
+    "POST api:broadcasts":            row(403,         403,   403,   403,   201,   201),
+    "GET api:broadcast":              row(403,         403,   403,   200,   200,   200),
+    "GET api:my-broadcasts":          row(403,         200,   200,   403,   403,   403),
+    "POST api:my-broadcast-delivered": row(403,        200,   404,   403,   403,   403),
+    "POST api:my-broadcast-read":     row(403,         200,   404,   403,   403,   403),
+    "POST api:my-broadcast-confirm":  row(403,         200,   404,   403,   403,   403),
+    "GET api:activities":             row(403,         403,   403,   200,   200,   200),
+    "POST api:activities":            row(403,         403,   403,   403,   201,   201),
     # --- the REST API: its description, root and unknown paths ------------------------
     "GET api:schema":                 row(200,         200,   200,   200,   200,   200),
     "GET api:docs":                   row(200,         200,   200,   200,   200,   200),
@@ -344,8 +369,31 @@ def NEED(scene):  # noqa: N802
     return scene.need.pk
 
 
+def INCIDENT_NEED(scene):  # noqa: N802 - /api/incidents/<id>/needs/<need>/
+    return (scene.incident.pk, scene.need.pk)
+
+
+def _second_need(scene) -> None:
+    need_add(
+        incident=scene.incident,
+        actor=scene.coordinator,
+        spec=NeedSpec(kind=Need.Kind.VEHICLE, vehicle_kind=VehicleKind.BOAT),
+    )
+
+
 def ASSIGNMENT(scene):  # noqa: N802
     return scene.assignment.pk
+
+
+def STAFFED_SITE(scene):  # noqa: N802 - a testing site, with a shift next week
+    if not Incident.objects.filter(kind=Incident.Kind.TESTING_SITE).exists():
+        open_testing_site(scene.coordinator, starts=[timezone.now() + timedelta(days=7)])
+    return Incident.objects.get(kind=Incident.Kind.TESTING_SITE).pk
+
+
+def _reserved(scene: Scene) -> None:
+    """The scene's offer, as if it were a shift the volunteer booked ahead."""
+    Assignment.objects.filter(pk=scene.assignment.pk).update(status=AssignmentStatus.RESERVED)
 
 
 def VOLUNTEER(scene):  # noqa: N802
@@ -363,6 +411,27 @@ def VEHICLE(scene):  # noqa: N802
         },
     )
     return boat.pk
+
+
+def BROADCAST(scene):  # noqa: N802
+    """A briefing to everyone on duty: the volunteer, put on duty for it."""
+    if not Broadcast.objects.exists():
+        _volunteer_on_duty_nearby(scene)
+        broadcast_send(
+            author=scene.coordinator,
+            text="防汛安全会",
+            audience=Audience.ALL_ON_DUTY,
+            briefing_place="龙湖镇政府",
+            briefing_starts_at=timezone.now() + timedelta(hours=1),
+        )
+    return Broadcast.objects.get().pk
+
+
+def _receipt_of_the_volunteer(scene: Scene) -> tuple:
+    BROADCAST(scene)
+    return BroadcastReceipt.objects.values_list("delivered_at", "read_at", "confirmed_at").get(
+        volunteer=scene.volunteer
+    )
 
 
 def _vehicle_status(scene: Scene) -> str:
@@ -462,6 +531,33 @@ CALLS = {
     "POST api:incident-cancel": Call(
         pk=INCIDENT, body=lambda s: {"note": "false alarm"}, state=_incident_status
     ),
+    "PATCH api:incident": Call(
+        pk=INCIDENT,
+        body=lambda s: {"priority": 1},
+        state=lambda s: Incident.objects.values_list("priority", flat=True).get(pk=s.incident.pk),
+    ),
+    "POST api:incident-needs": Call(
+        pk=INCIDENT,
+        body=lambda s: {"kind": "vehicle", "vehicle_kind": "boat"},
+        state=lambda s: s.incident.needs.count(),
+    ),
+    "PATCH api:incident-need": Call(
+        pk=INCIDENT_NEED,
+        body=lambda s: {"count": 5},
+        state=lambda s: Need.objects.values_list("count", flat=True).get(pk=s.need.pk),
+    ),
+    # A second need first: the last live need is not cancelled alone.
+    "POST api:incident-need-cancel": Call(
+        pk=INCIDENT_NEED,
+        prepare=_second_need,
+        body=lambda s: {"reason": "found safe"},
+        state=lambda s: Need.objects.values_list("cancelled_at", flat=True).get(pk=s.need.pk),
+    ),
+    "POST api:need-widen": Call(
+        pk=NEED,
+        body=lambda s: {"reach_km": 40},
+        state=lambda s: Need.objects.values_list("reach_km", flat=True).get(pk=s.need.pk),
+    ),
     "GET api:log": Call(),
     "POST api:log": Call(body=lambda s: {}),
     "GET api:my-assignments": Call(
@@ -498,6 +594,9 @@ CALLS = {
     "POST api:assignment-unassign": Call(
         pk=ASSIGNMENT, body=lambda s: {"reason": "not needed"}, state=_assignment_status
     ),
+    "POST api:assignment-give-up": Call(pk=ASSIGNMENT, prepare=_reserved, state=_assignment_status),
+    "GET api:incident-rota": Call(pk=STAFFED_SITE),
+    "GET dashboard:rota": Call(pk=STAFFED_SITE),
     "POST api:vehicle-service": Call(
         pk=VEHICLE,
         body=lambda s: {"in_service": False, "reason": "engine failure"},
@@ -508,6 +607,22 @@ CALLS = {
         state=lambda s: SmsMessage.objects.count(),
     ),
     "GET api:sms-inbound": Call(),
+    "GET api:broadcasts": Call(),
+    "POST api:broadcasts": Call(
+        prepare=_volunteer_on_duty_nearby,
+        body=lambda s: {"text": "水位上涨", "audience": "all_on_duty"},
+        state=lambda s: Broadcast.objects.count(),
+    ),
+    "GET api:broadcast": Call(pk=BROADCAST),
+    "GET api:my-broadcasts": Call(prepare=BROADCAST),
+    "POST api:my-broadcast-delivered": Call(pk=BROADCAST, state=_receipt_of_the_volunteer),
+    "POST api:my-broadcast-read": Call(pk=BROADCAST, state=_receipt_of_the_volunteer),
+    "POST api:my-broadcast-confirm": Call(pk=BROADCAST, state=_receipt_of_the_volunteer),
+    "GET api:activities": Call(),
+    "POST api:activities": Call(
+        body=lambda s: {"title": "防汛安全宣讲", "starts_at": "2021-07-20T10:00:00+08:00"},
+        state=lambda s: Activity.objects.count(),
+    ),
     "GET api:schema": Call(),
     "GET api:docs": Call(),
     "GET api:root": Call(),
@@ -580,7 +695,8 @@ def _client(user: User | None) -> APIClient:
 def _paths(row_name: str, call: Call, scene: Scene) -> tuple[str, ...]:
     if call.paths:
         return call.paths
-    args = [call.pk(scene)] if call.pk else []
+    ids = call.pk(scene) if call.pk else ()
+    args = list(ids) if isinstance(ids, tuple) else [ids]
     return (reverse(_route(row_name), args=args),)
 
 

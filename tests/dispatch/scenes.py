@@ -1,5 +1,6 @@
 """Where the dispatch tests' scenes happen, and the incident most of them open."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from dispatch.models import Assignment, AssignmentStatus
@@ -74,3 +75,28 @@ def make_vehicle(township, call_sign: str, *crew, kind: str, at=SITE) -> Vehicle
     )
     vehicle.crew.add(*crew)
     return vehicle
+
+
+def open_testing_site(reporter, *, starts: list, hours: int = 4, count: int = 1) -> list[Need]:
+    """A testing site at SITE staffed in shifts of `hours` beginning at each of `starts`
+    (aware datetimes), each asking `count` samplers: its needs, in that order."""
+    shifts = [
+        NeedSpec(
+            kind=Need.Kind.PEOPLE,
+            skill=Skill.objects.get(code="sampling"),
+            count=count,
+            shift_start=start,
+            shift_end=start + timedelta(hours=hours),
+        )
+        for start in starts
+    ]
+    incident = incident_open(
+        reporter=reporter,
+        needs=shifts,
+        kind=Incident.Kind.TESTING_SITE,
+        title="龙湖镇 核酸采样点",
+        latitude=SITE[0],
+        longitude=SITE[1],
+        priority=Incident.Priority.NORMAL,
+    )
+    return list(incident.needs.order_by("shift_start"))

@@ -103,6 +103,10 @@ EVENTS_OF = {
     "accept": {"offer.accepted"},
     "decline": {"offer.declined"},
     "status": {"assignment.en_route", "assignment.on_scene", "assignment.completed"},
+    # Receipts of messages to those on duty are timestamps, not log events (briefings).
+    "broadcast_delivered": set(),
+    "broadcast_read": set(),
+    "broadcast_confirm": set(),
 }
 # And the tasks it may queue: a busy person's other offers withdrawn, a declined need
 # offered again.
@@ -261,7 +265,19 @@ anything = st.one_of(
     st.integers(LIMIT - 64, LIMIT + 64).map(lambda n: "y" * n),  # the frame about the limit
 )
 
-TYPES = ["accept", "decline", "status", "location", "duty", "delivered", "seen", "ping"]
+TYPES = [
+    "accept",
+    "decline",
+    "status",
+    "location",
+    "duty",
+    "delivered",
+    "seen",
+    "ping",
+    "broadcast_delivered",
+    "broadcast_read",
+    "broadcast_confirm",
+]
 # The server's own frame types, near misses and names of the consumer's attributes:
 # all unknown to the server.
 OTHER_TYPES = [
@@ -274,6 +290,9 @@ OTHER_TYPES = [
     "resync",
     "log.event",
     "log_event",
+    "broadcast",
+    "broadcast.message",
+    "broadcast_message",
     "websocket.close",
     "receive",
     "handlers",
@@ -292,6 +311,9 @@ FIELDS_OF = {
     "delivered": ["assignment"],
     "seen": ["assignment"],
     "ping": [],
+    "broadcast_delivered": ["broadcast"],
+    "broadcast_read": ["broadcast"],
+    "broadcast_confirm": ["broadcast"],
 }
 DEPTHS = [2, 10, 100, 500, 900, 1000, 1100, 2000, 4000, LIMIT // 2]
 
@@ -350,6 +372,7 @@ def request_frames(own: int, others: list[int]) -> st.SearchStrategy:
     ids = st.sampled_from([own, own, *others])
     valid = {
         "assignment": ids,
+        "broadcast": ids,  # no message in the scene: each is "no such message"
         "status": st.sampled_from(["en_route", "on_scene", "completed"]),
         "people_moved": st.none() | st.integers(0, 1_000_000),
         "reason": st.text(max_size=60),
@@ -365,6 +388,7 @@ def request_frames(own: int, others: list[int]) -> st.SearchStrategy:
             [2**63, 2**64, -(2**63) - 1, 10**400, 0, -1, True, 1e308, math.nan]
             + [float(own), str(own), [own], {"id": own}]
         ),
+        "broadcast": st.sampled_from([2**63, 10**400, 0, -1, True, math.nan, str(own), [own]]),
         "status": text_edges
         | st.sampled_from(["en_route\x00", "EN_ROUTE", " completed", "offered", "accepted"]),
         "people_moved": number_edges | st.sampled_from([1_000_001, 2.5, "3"]),
@@ -558,7 +582,9 @@ def tasks_queued(monkeypatch):
     """The Celery tasks queued, by name: recorded, not sent (a fuzzer's accepts would
     fill the broker's queue with work no worker takes)."""
     sent = []
-    monkeypatch.setattr(queue, "_send", lambda name, args=(), kwargs=None: sent.append(name))
+    monkeypatch.setattr(
+        queue, "_send", lambda name, args=(), kwargs=None, **options: sent.append(name)
+    )
     return sent
 
 

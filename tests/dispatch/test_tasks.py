@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from dispatch import services, tasks
 from dispatch.availability import index_rebuild
+from dispatch.batching import batch_store
 from dispatch.events import DASHBOARD_GROUP, event_record
 from dispatch.location_index import volunteer_key
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
@@ -20,9 +21,13 @@ from tests.processes import celery_worker, database_url_of_this_run, environment
 
 
 def empty_this_runs_queue():
-    """Tasks left by earlier tests (on_commit hooks) would run first: drop them. Only
-    this run's queue: other runs may share the Redis database."""
+    """Tasks left by earlier tests (on_commit hooks) would run first: drop them, and the
+    dispatches waiting in the batch window (dispatch.batching). Only this run's queue:
+    other runs may share the Redis database."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+    store = batch_store()
+    if store is not None:
+        store.clear()
 
 
 def unpublished_old_event(volunteer) -> DeploymentEvent:

@@ -126,6 +126,28 @@ def test_it_changes_an_incidents_place_and_priority_only_through_the_services(
     assert incident.title == "西湖路积水被困群众（已核实）"
     assert (incident.priority, incident.latitude, incident.longitude) != (1, 34.6, 113.6)
     assert (incident.latitude, incident.longitude) == (34.4, 113.74)
+    # The words changed are logged, as any change of a live incident (issue 13).
+    (changed,) = DeploymentEvent.objects.filter(incident=incident, kind=EventKind.INCIDENT_CHANGED)
+    assert changed.data == {
+        "title": ["西湖路积水被困群众", "西湖路积水被困群众（已核实）"],
+        "people_affected": [0, 12],
+    }
+
+
+def test_it_changes_nothing_of_a_closed_incident(admin_client, admin_user, incident):
+    incident_resolve(incident=incident, actor=admin_user)
+    url = reverse("admin:incidents_incident_change", args=[incident.pk])
+
+    fields = admin_client.get(url).context["adminform"].form.fields
+    response = admin_client.post(
+        url, {"title": "改了", "needs-TOTAL_FORMS": 0, "needs-INITIAL_FORMS": 0}
+    )
+
+    assert {"title", "description", "people_affected"}.isdisjoint(fields)
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.title == "西湖路积水被困群众"
+    assert not _events(incident, EventKind.INCIDENT_CHANGED)
 
 
 def test_it_resolves_incidents_and_logs_it(admin_client, admin_user, incident):

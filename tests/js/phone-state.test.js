@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { staticModule } from "./static.js";
 
 const {
-  app, arrange, changeRow, changeVehicle, changedHere, isNewer, isUpcoming, mergeSnapshot, reached,
+  acceptedStatus, app, arrange, changeRow, changeVehicle, changedHere, isNewer, isUpcoming, mergeSnapshot, reached,
   remaining, serverNow, serviceChange, setState, takeState, tick, undelivered,
 } = await staticModule("phone/state.js");
 
@@ -45,6 +45,17 @@ describe("isUpcoming and arrange", () => {
     assert.deepEqual(offers.map((row) => row.id), [1]);
     assert.deepEqual(current.map((row) => row.id), [2, 3, 5, 6]);
     assert.deepEqual(upcoming.map((row) => row.id), [4]);
+  });
+
+  it("keeps a booked (reserved) shift with the upcoming ones, however near, and guesses what accepting makes", () => {
+    const booked = [{ id: 9, status: "reserved", shift_start: at(24 * 60) },
+      { id: 10, status: "reserved", shift_start: at(20) }, { id: 11, status: "cancelled" }];
+    const { offers, current, upcoming } = arrange(booked, NOW);
+    assert.deepEqual([offers, current].map((list) => list.length), [0, 0]);
+    assert.deepEqual(upcoming.map((row) => row.id), [9, 10]);
+    assert.equal(acceptedStatus({ shift_start: at(24 * 60) }, NOW), "reserved");
+    assert.equal(acceptedStatus({ shift_start: at(30) }, NOW), "accepted");
+    assert.equal(acceptedStatus({ shift_start: null }, NOW), "accepted");
   });
 });
 

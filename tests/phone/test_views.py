@@ -235,7 +235,7 @@ def test_it_gives_a_shift_its_window(signed_in, volunteer, coordinator):
 
     (row,) = signed_in.get("/phone/state/").json()["assignments"]
 
-    assert row["status"] == "accepted"
+    assert row["status"] == "reserved"  # booked ahead: it holds the place, not the person
     assert timezone.datetime.fromisoformat(row["shift_start"]) == start
     assert row["asks_people_moved"] is False
 

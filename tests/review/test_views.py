@@ -340,6 +340,9 @@ def test_it_exports_the_totals_as_numbers(scene, commander):
         "Testing sites with a full shift": 1,
         "Median time to accept": timedelta(seconds=90),
         "Median time to arrive": timedelta(seconds=1380),
+        # Activities (briefings, issue 13): none in this scene.
+        "Flood-safety talks": 0,
+        "People reached by safety talks": 0,
     }
     # Numbers a spreadsheet adds up, not text; durations as Excel time (days) shown
     # as hours:minutes:seconds.

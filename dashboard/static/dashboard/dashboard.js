@@ -7,12 +7,14 @@ import { fill, getJSON } from "../tongxin/api.js";
 import { embeddedJSON, h, keyed } from "../tongxin/dom.js";
 import { LiveSocket } from "../tongxin/live.js";
 import { renderBoard } from "./board.js";
+import { Broadcasts } from "./broadcasts.js";
 import { IncidentDetail } from "./detail.js";
-import { arrangeIncidents, isFiltering, NO_FILTER } from "./filters.js";
+import { arrangeIncidents, isFiltering, liveNeeds, NO_FILTER } from "./filters.js";
 import { IncidentForm } from "./form.js";
 import { makeContext } from "./format.js";
 import { DashboardMap } from "./map.js";
 import { UnitBoard } from "./units.js";
+import { unmetAlarm } from "./unmet.js";
 
 const config = embeddedJSON("dashboard-config");
 const ctx = makeContext(config);
@@ -38,6 +40,9 @@ const units = config.urls.units ? new UnitBoard(ctx, {
   url: config.urls.units,
   onIncident: (id) => select(id),
 }) : null;
+
+// Messages to those on duty, with their receipts (issue 13).
+const broadcasts = new Broadcasts(ctx, document.getElementById("broadcasts"));
 
 const map = new DashboardMap(document.getElementById("map"), ctx, {
   onIncidentClick: (id) => select(id),
@@ -198,7 +203,8 @@ function card(incident) {
     h("span", { class: `priority-tag p${incident.priority}` }, ctx.label("priority", incident.priority)),
     " ", ctx.label("incident_kind", incident.kind),
     incident.township ? ` · ${ctx.townshipName(incident.township)}` : ""),
-  h("ul", { class: "needs" }, incident.needs.map(needLine)));
+  h("ul", { class: "needs" }, liveNeeds(incident).map(needLine)),
+  unmetAlarm(incident, ctx));
 }
 
 const cardKey = (incident) => `${incident.id}:${versionOf(incident)}:${incident.id === state.selected}`;
@@ -394,6 +400,7 @@ const live = new LiveSocket(config.urls.socket, {
   },
   onEvent(event) {
     logActivity(event);
+    broadcasts.onEvent(event);
     if (event.incident) refreshSoon(event.incident);
     if (event.volunteer || event.vehicle) units?.touch(event);
     if (event.kind.startsWith("volunteer.") || event.kind.startsWith("vehicle.") ||

@@ -5,7 +5,9 @@
 import { fill, getJSON, postCreating, postJSON } from "../tongxin/api.js";
 import { h } from "../tongxin/dom.js";
 import { unfilledNeeds } from "./filters.js";
+import { addNeed, cancelledNeedItem, IncidentEditor, needControls } from "./changes.js";
 import { phoneLink } from "./units.js";
+import { addUnmetPanels } from "./unmet.js";
 
 const OPEN_STATES = new Set(["sent", "delivered", "seen", "accepted", "en_route", "on_scene"]);
 
@@ -19,34 +21,52 @@ class ActionDialog {
     this.choice = document.getElementById("action-choice");
     this.reason = document.getElementById("action-reason");
     this.errors = document.getElementById("action-errors");
+    this.amount = document.getElementById("action-amount");
+    this.amount.addEventListener("input", () => this.warn(this.onAmount?.(Number(this.amount.value))));
     document.getElementById("action-dismiss").addEventListener("click", () => this.dialog.close());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.confirm(); });
   }
 
-  async open({ title, text = "", warning = null, confirm, reasonRequired = true, choices = null, run }) {
+  // `choices` fills a drop-down (who to assign; what to add), named `choiceName`;
+  // `amount` asks for a number ({ name, value, max }); `noReason` hides the reason.
+  async open({ title, text = "", warning = null, confirm, reasonRequired = true, noReason = false,
+               choices = null, choiceName = null, amount = null, onAmount = null, run }) {
     this.run = run;
+    this.onAmount = onAmount;
     this.choices = choices;
-    this.reasonRequired = reasonRequired;
+    this.reasonRequired = reasonRequired && !noReason;
+    this.amountMax = amount?.max ?? 500;
     document.getElementById("action-title").textContent = title;
     document.getElementById("action-text").textContent = text;
     document.getElementById("action-confirm").textContent = confirm;
     // Only an assignment chooses someone: the close dialogs have no drop-down.
     document.getElementById("action-choice-label").hidden = !choices;
-    const warned = document.getElementById("action-warning");
-    warned.hidden = !warning;
-    warned.replaceChildren(...(warning ?? []));
+    const named = document.getElementById("action-choice-name");
+    named.textContent = choiceName ?? named.dataset.default;
+    document.getElementById("action-amount-label").hidden = !amount;
+    document.getElementById("action-amount-name").textContent = amount?.name ?? "";
+    this.amount.value = amount?.value ?? "";
+    this.amount.max = String(this.amountMax);
+    document.getElementById("action-reason-label").hidden = noReason;
+    this.warn(warning);
     this.reason.value = "";
-    this.reason.required = reasonRequired;
+    this.reason.required = this.reasonRequired;
     this.errors.textContent = "";
     this.choice.replaceChildren();
     this.dialog.showModal();
     if (choices) {
       this.choice.append(h("option", { value: "" }, this.ctx.t("loading")));
       await this.loadChoices();
-      this.choice.focus();
-    } else {
-      this.reason.focus();
     }
+    if (amount) this.amount.select();
+    else if (choices) this.choice.focus();
+    else this.reason.focus();
+  }
+
+  warn(warning) {
+    const warned = document.getElementById("action-warning");
+    warned.hidden = !warning;
+    warned.replaceChildren(...(warning ?? []));
   }
 
   async loadChoices() {
@@ -64,8 +84,14 @@ class ActionDialog {
   async confirm() {
     const reason = this.reason.value.trim();
     const choice = this.choice.value;
+    const amount = Number(this.amount.value);
     if (this.reasonRequired && !reason) {
       this.errors.textContent = this.ctx.t("reason_required");
+      return;
+    }
+    if (!document.getElementById("action-amount-label").hidden &&
+        !(Number.isInteger(amount) && amount >= 1 && amount <= this.amountMax)) {
+      this.errors.textContent = this.ctx.t("amount_required");
       return;
     }
     if (!document.getElementById("action-choice-label").hidden && !choice) {
@@ -75,7 +101,7 @@ class ActionDialog {
     const button = document.getElementById("action-confirm");
     button.disabled = true;
     try {
-      await this.run({ reason, choice });
+      await this.run({ reason, choice, amount });
       this.dialog.close();
     } catch (error) {
       const refusal = this.ctx.t("request_failed", { reason: error.message });
@@ -144,6 +170,9 @@ export class IncidentDetail {
     for (const button of this.element.querySelectorAll("[data-close-incident]")) {
       button.addEventListener("click", () => this.closeIncident(button.dataset.closeIncident));
     }
+    this.editor = ctx.canEdit ? new IncidentEditor(ctx, (id) => this.handlers.onChanged?.(id)) : null;
+    document.getElementById("edit-incident")?.addEventListener("click", () => this.editor.open(this.current));
+    document.getElementById("add-need")?.addEventListener("click", () => addNeed(this));
   }
 
   get id() { return this.element.hidden ? null : this.current?.id ?? null; }
@@ -178,12 +207,18 @@ export class IncidentDetail {
       ...fact(ctx.t("fact_affected"), ctx.number(incident.people_affected)),
       ...fact(ctx.t("fact_opened"), `${ctx.when(incident.opened_at)} · ${incident.reporter ?? ""}`),
       ...(incident.description ? fact(ctx.t("fact_description"), incident.description) : []),
+      ...(ctx.config.staffing_kinds?.includes(incident.kind) && ctx.config.urls.rota
+        ? fact(ctx.t("fact_rota"), h("a", { class: "rota-link", href: fill(ctx.config.urls.rota, incident.id),
+          target: "_blank" }, ctx.t("rota_link")))
+        : []),
       ...(incident.closed_at ? fact(ctx.t("fact_closed"),
         `${ctx.when(incident.closed_at)} ${incident.close_note ?? ""}`) : []),
     );
     const open = incident.status === "open";
     document.getElementById("detail-needs").replaceChildren(
       ...incident.needs.map((need, index) => this.needItem(need, index, open)));
+    addUnmetPanels(document.getElementById("detail-needs"), incident, ctx, {
+      onChanged: (id) => this.handlers.onChanged?.(id) });
     this.renderOffers(open);
     const actions = document.getElementById("detail-actions");
     if (actions) actions.hidden = !open;
@@ -191,6 +226,7 @@ export class IncidentDetail {
 
   needItem(need, index, open) {
     const { ctx } = this;
+    if (need.cancelled_at) return cancelledNeedItem(need, ctx);
     const places = ctx.places(need);
     const carried = need.kind === "capability"
       ? this.offers.filter((o) => o.need === need.id && ["accepted", "en_route", "on_scene", "completed"]
@@ -212,7 +248,8 @@ export class IncidentDetail {
         ctx.canEdit && open && share < 1
           ? h("button", { type: "button", class: "small", dataset: { assign: need.id },
                           onclick: () => this.assign(need, index) }, ctx.t("assign_by_hand"))
-          : null));
+          : null,
+        ctx.canEdit && open ? needControls(this, need, index) : null));
   }
 
   renderOffers(open) {

@@ -10,13 +10,17 @@ export function folded(text) {
   return String(text ?? "").normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
 }
 
+// The needs still asked for: a cancelled need (issue 13) stays listed in the detail,
+// struck through, but counts nowhere.
+export const liveNeeds = (incident) => (incident.needs ?? []).filter((need) => !need.cancelled_at);
+
 // How far an open incident has got: "unfilled" (a place nobody holds yet, and nobody
 // asked), "waiting" (places open, offers out), "filled" (every place taken). A
 // capability need counts as filled once it has a vehicle (it has no count of places).
 export function fillState(incident) {
   let open = false;
   let waiting = false;
-  for (const need of incident.needs ?? []) {
+  for (const need of liveNeeds(incident)) {
     const places = need.kind === "capability" ? 1 : need.count;
     if ((need.filled ?? 0) < places) {
       open = true;
@@ -76,7 +80,7 @@ export function isFiltering(filter) {
 // The places still open on closing an incident: [{need, filled, places}], for the
 // warning that names them. A capability need is open while it has no vehicle.
 export function unfilledNeeds(incident) {
-  return (incident.needs ?? []).flatMap((need) => {
+  return liveNeeds(incident).flatMap((need) => {
     const places = need.kind === "capability" ? 1 : need.count;
     const filled = need.filled ?? 0;
     return filled < places ? [{ need, filled, places }] : [];

@@ -6,6 +6,7 @@
 
 import { escapeHtml, h } from "../tongxin/dom.js";
 import { boxWithin, clusterLook, grownBox, gridClusters, inBox, nearestWithin } from "./cluster.js";
+import { liveNeeds } from "./filters.js";
 
 // Volunteers are drawn one by one from this zoom on; below it, counted per square.
 const CLUSTER_BELOW_ZOOM = 16;
@@ -163,7 +164,7 @@ export class DashboardMap {
   }
 
   tooltipOf(incident) {
-    const needs = incident.needs.map((need) => {
+    const needs = liveNeeds(incident).map((need) => {
       const of = this.ctx.places(need);
       return `${this.ctx.needText(need)}: ${this.ctx.number(need.filled)}${of ? "/" + this.ctx.number(of) : ""}`;
     });

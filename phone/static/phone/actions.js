@@ -11,7 +11,7 @@ import { clearNotice, notice } from "./notice.js";
 import { submit } from "./outbox.js";
 import { $, T, URLS, say, url } from "./page.js";
 import { act } from "./socket.js";
-import { app, changeRow, changeVehicle, changedHere, serverNow } from "./state.js";
+import { acceptedStatus, app, changeRow, changeVehicle, changedHere, serverNow } from "./state.js";
 
 // One answer or report, through the queue: `done` runs when the server took this very
 // tap on its first try, a refusal then is shown in the server's words. (A tap that had
@@ -39,7 +39,7 @@ function send(action, row, extra, done) {
 
 export function accept(row) {
   send("accept", row, {}, () => {
-    changeRow(row.id, { status: "accepted", answered_at: new Date(serverNow()).toISOString() });
+    changeRow(row.id, { status: acceptedStatus(row), answered_at: new Date(serverNow()).toISOString() });
     notice(T.accepted_notice, "ok");
   });
 }
@@ -58,6 +58,26 @@ export function progress(row, status, peopleMoved = null) {
     if (status === "completed") notice(T.done_notice, "ok");
     else clearNotice(); // "accepted: they see you are coming" is old news once on the way
   });
+}
+
+// A shift booked ahead, given up: straight to the server (not through the queue: giving
+// up a shift offline and finding it taken back later would be worse than being told
+// to try again). Its place is offered to someone else.
+export async function giveUp(row) {
+  app.busy.add(row.id);
+  app.render();
+  try {
+    await postJSON(url("give_up", row.id), {});
+    app.givingUp = null;
+    changeRow(row.id, { status: "cancelled" });
+    notice(T.given_up_notice, "ok");
+  } catch (error) {
+    const refusal = error instanceof RequestError ? RequestError.sentence(error.body) : null;
+    notice(refusal ? say(refusal) : T.no_answer, "error");
+  } finally {
+    app.busy.delete(row.id);
+    app.render();
+  }
 }
 
 // --- duty ------------------------------------------------------------------------------

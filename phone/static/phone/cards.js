@@ -4,7 +4,7 @@
 // one row of the state; phone.js puts them on the page (keyed: only changed ones).
 
 import { h } from "../tongxin/dom.js";
-import { accept, decline, progress, setInService } from "./actions.js";
+import { accept, decline, giveUp, progress, setInService } from "./actions.js";
 import { openOffer } from "./alerts.js";
 import { coordinates, countdown, place } from "./format.js";
 import { myPosition } from "./location.js";
@@ -287,13 +287,45 @@ export function taskCard(row) {
 }
 
 export function shiftItem(row) {
+  const booked = row.status === "reserved";
   return h(
     "li",
-    { class: "card shift", "data-id": row.id },
-    h("p", { class: "when" }, fmt.shiftText(row)),
+    { class: `card shift${booked ? " booked" : ""}`, "data-id": row.id },
+    h("p", { class: "when" }, booked ? T.booked.replace("%(window)s", fmt.shiftText(row)) : fmt.shiftText(row)),
     h("p", { class: "title" }, row.incident_title),
     facts(row, { withShift: false }),
     mapLinks(row),
+    booked && giveUpControls(row),
+  );
+}
+
+// A booked shift holds its place, not the volunteer: they may give it up (asked once
+// more first), and it is offered to someone else.
+function giveUpControls(row) {
+  const sending = app.busy.has(row.id);
+  if (app.givingUp !== row.id) {
+    return h("div", { class: "answer" }, h("button", {
+      type: "button", class: "decline give-up", disabled: sending,
+      onclick: () => {
+        app.givingUp = row.id;
+        app.render();
+      },
+    }, T.give_up));
+  }
+  return h(
+    "div",
+    { class: "give-up-question" },
+    h("p", {}, T.give_up_question),
+    h(
+      "div",
+      { class: "answer" },
+      h("button", { type: "button", class: "confirm", disabled: sending, onclick: () => giveUp(row) },
+        T.give_up_confirm),
+      h("button", { type: "button", class: "decline", onclick: () => {
+        app.givingUp = null;
+        app.render();
+      } }, T.back),
+    ),
   );
 }
 

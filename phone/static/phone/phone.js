@@ -24,7 +24,8 @@ import { offerCard, shiftItem, taskCard, vehicleItem } from "./cards.js";
 import { httpWorked, onState } from "./connection.js";
 import { countdown, place } from "./format.js";
 import { myPosition, renderLocation, setupLocation, watchLocation } from "./location.js";
-import { setupNotice } from "./notice.js";
+import { renderMessages, takeMessages } from "./messages.js";
+import { notice, setupNotice } from "./notice.js";
 import { pending, queued, renderOutbox, sendWaiting } from "./outbox.js";
 import { pushUnsubscribe } from "./push.js";
 import { $, BASE_TITLE, LANG, T, URLS, fmt, root } from "./page.js";
@@ -105,6 +106,9 @@ function onSocketState(name) {
 
 function onFrame(frame) {
   if (frame.type === "hello") helloSeq = frame.last_seq;
+  // Messages to those on duty (messages.js): not log events, frames of their own.
+  if (frame.type === "broadcasts") takeMessages(frame.broadcasts);
+  if (frame.type === "broadcast" && takeMessages([frame.broadcast])) navigator.vibrate?.([200, 100, 200]);
 }
 
 function onSnapshot(frame) {
@@ -131,6 +135,19 @@ function onEvent(event) {
   if (event.kind === "offer.made") {
     markDelivered(event.assignment);
     navigator.vibrate?.([400, 150, 400]);
+  }
+  if (event.kind === "assignment.shift_clash") {
+    // A shift they booked comes due while they are still on other work: finish it in
+    // time, or give the shift up (it goes to someone else once it begins).
+    notice(T.shift_clash, "warn", { sticky: true });
+    navigator.vibrate?.([200, 100, 200]);
+  }
+  if (event.kind === "assignment.rerouted") {
+    // The incident of their task moved: told until they close it, and the card (after
+    // the refresh below) shows the new place and its map links.
+    notice(T.place_changed.replace("%(address)s", event.data.address || T.place_changed_map),
+           "warn", { sticky: true });
+    navigator.vibrate?.([200, 100, 200]);
   }
   if (QUIET.has(event.kind)) return;
   refreshSoon();
@@ -163,9 +180,10 @@ function render() {
   const { offers, current, upcoming } = arrange(app.state.assignments);
   const here = myPosition();
   const where = here ? [here.latitude.toFixed(3), here.longitude.toFixed(3)] : null;
-  const uiKey = (row) => JSON.stringify([row, app.busy.has(row.id), app.finishing === row.id,
+  const uiKey = (row) => JSON.stringify([row, app.busy.has(row.id), app.finishing === row.id, app.givingUp === row.id,
     remaining(row) <= 0, pending(row.id), where, LANG]);
   renderStandDowns();
+  renderMessages();
   keyed($("offers"), offers, offerCard, uiKey);
   keyed($("tasks"), current, taskCard, uiKey);
   keyed($("shift-list"), upcoming, shiftItem, uiKey);

@@ -12,6 +12,7 @@ export const app = {
   skewMs: 0, // server clock minus ours
   busy: new Set(), // assignments with an answer on its way
   finishing: null, // the assignment whose "done" form is open
+  givingUp: null, // the booked shift whose "give up?" question is open
   peopleMovedTyped: "", // and what was typed in it, kept when the card is redrawn
   dutyBusy: false,
   vehiclesBusy: new Set(), // vehicles with a change of service on its way
@@ -107,8 +108,10 @@ export function remaining(row, now = serverNow()) {
   return row.expires_at ? Date.parse(row.expires_at) - now : Infinity;
 }
 
-// An accepted shift starting more than an hour from now waits in "upcoming shifts".
+// A shift booked ahead (reserved: it holds the place, not the person), or an accepted
+// shift starting more than an hour from now, waits in "upcoming shifts".
 export function isUpcoming(row, now = serverNow()) {
+  if (row.status === "reserved") return true;
   return Boolean(
     row.status === "accepted" &&
     row.shift_start &&
@@ -116,10 +119,16 @@ export function isUpcoming(row, now = serverNow()) {
   );
 }
 
+// What accepting an offer makes of it: a shift starting beyond the hour is booked
+// (reserved), anything else is work now (the server decides; this is the page's guess
+// until its answer is drawn).
+export const acceptedStatus = (row, now = serverNow()) =>
+  row.shift_start && Date.parse(row.shift_start) - now > SOON_MS ? "reserved" : "accepted";
+
 // The page's three lists: offers to answer, the current tasks, the upcoming shifts.
 export function arrange(rows, now = serverNow()) {
   const offers = rows.filter((row) => row.status === "offered");
-  const active = rows.filter((row) => ACTIVE.has(row.status));
+  const active = rows.filter((row) => ACTIVE.has(row.status) || row.status === "reserved");
   return {
     offers,
     current: active.filter((row) => !isUpcoming(row, now)),
