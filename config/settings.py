@@ -449,9 +449,9 @@ URGENT_EXTRA_OFFERS_PERCENT = env_int("URGENT_EXTRA_OFFERS_PERCENT", 50)
 CANDIDATES_PER_OFFER = env_int("CANDIDATES_PER_OFFER", 10)
 # Needs that become dispatchable within this many milliseconds of each other (incidents
 # opened, needs added or enlarged) are planned together, across incidents, and a lone
-# incident waits this long at most (dispatch/batching.py). 0: each incident is planned
-# alone, at once.
-DISPATCH_BATCH_WINDOW_MS = env_int("DISPATCH_BATCH_WINDOW_MS", 300)
+# incident waits this long at most (dispatch/batching.py). 0 (the default, for now:
+# docs/decisions.md, "Planning together"): each incident is planned alone, at once.
+DISPATCH_BATCH_WINDOW_MS = env_int("DISPATCH_BATCH_WINDOW_MS", 0)
 # Nobody left to ask (issue 13, dispatch.escalation): a people need nobody within reach
 # can take is searched further by itself, step by step, each step reaching this far
 # whatever the volunteers' own travel ranges (15 km unless they said), up to

@@ -35,6 +35,36 @@ CLOSE_TOO_BIG = 1009
 # browser as an HTTP error and close code 1006), and backs off before trying again.
 CLOSE_TRY_LATER = 4503
 SUBPROTOCOL = "tongxin"
+# Deeper JSON is refused before it is parsed. The parser recurses once a level, and
+# where it runs out depends on how deep the stack already is: at about a thousand levels
+# the same frame was read or refused by chance. No frame of the protocol nests more than
+# three levels.
+MAX_JSON_DEPTH = 64
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text opens more than `limit` arrays or objects inside each other
+    (brackets inside strings do not count)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # every frame a client really sends: no scan
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _db(function):
@@ -180,6 +210,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("closing %s: over the frame rate limit", self.scope["user"])
             await self.send_json({"type": "error", "reason": "too many messages"})
             await self.close(code=CLOSE_TOO_MANY)
+            return
+        if json_too_deep(text_data or ""):
+            await self.send_json({"type": "error", "reason": "JSON nested too deeply"})
             return
         try:
             content = json.loads(text_data or "")

@@ -145,7 +145,7 @@ def test_an_offer_made_with_the_page_closed_is_pushed_and_shown(
     )
     shown = wait_until(
         lambda: [n for n in record.evaluate(NOTIFICATIONS) if n["tag"] == str(offer.pk)],
-        timeout=10,
+        timeout=30,
         what="the pushed offer's notification",
     )
     assert shown[0]["title"].endswith("龙湖镇 泰山村 群众被困")

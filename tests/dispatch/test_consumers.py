@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from config.asgi import application
 from dispatch import events, live, services
 from dispatch.availability import index_rebuild
+from dispatch.consumers import json_too_deep
 from dispatch.events import DASHBOARD_GROUP, event_frame, event_record, volunteer_group
 from dispatch.models import Assignment, AssignmentStatus, DeploymentEvent, EventKind
 from tests.dispatch.scenes import KM, SITE
@@ -632,3 +633,21 @@ def test_it_replays_to_a_crew_member_the_events_of_their_vehicle(scene, township
     assert [frame["seq"] for frame in frames[1:]] == [*mine, trucks.seq]
     assert frames[-1]["vehicle"] == truck.pk
     assert after == {"type": "pong"}  # nothing more
+
+
+# --- frames nested too deeply -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "too_deep"),
+    [
+        ('{"type": "ping"}', False),
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65 + "]" * 65, True),
+        ('{"a": "' + "[" * 100 + '"}', False),  # brackets in a string are text
+        ('{"a": "\\"' + "[" * 100 + '"}', False),  # after an escaped quote too
+        ('{"a":' * 70 + "1" + "}" * 70, True),
+    ],
+)
+def test_it_knows_json_nested_too_deeply_to_read_whatever_the_stack(text, too_deep):
+    assert json_too_deep(text) is too_deep

@@ -52,6 +52,7 @@ from rest_framework.authtoken.models import Token
 from config.asgi import application
 from dispatch import queue, services
 from dispatch.availability import index_rebuild
+from dispatch.consumers import json_too_deep
 from dispatch.models import (
     Assignment,
     AssignmentStatus,
@@ -154,7 +155,10 @@ class Frame:
         return len(self.text.encode()) if self.text is not None else len(self.data)
 
     def content(self) -> dict | None:
-        """The JSON object the frame holds, if it holds one."""
+        """The JSON object the frame holds, if it holds one the server reads: not one
+        nested deeper than it reads (answered "JSON nested too deeply", with no ref)."""
+        if json_too_deep(self.text or ""):
+            return None
         try:
             value = json.loads(self.text or "")
         except (ValueError, RecursionError):
