@@ -8,7 +8,6 @@ from datetime import datetime
 from functools import partial
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from briefings.models import Activity, ActivityKind, Audience, Broadcast, BroadcastReceipt
 from briefings.selectors import audience_volunteer_ids, broadcast_frame
-from dispatch.events import event_record, volunteer_group
+from dispatch.events import event_record, group_send_all, volunteer_group
 from dispatch.models import EventKind
 from volunteers.models import Skill, Team, Township, Volunteer
 
@@ -126,21 +125,18 @@ def broadcast_publish(*, broadcast_id: int) -> int:
     frame = broadcast_frame(broadcast)
     volunteer_ids = list(broadcast.receipts.values_list("volunteer_id", flat=True))
     try:
-        async_to_sync(_group_send_each)(volunteer_ids, frame)
+        async_to_sync(group_send_all)(
+            [
+                (volunteer_group(volunteer_id), {"type": BROADCAST_MESSAGE, "broadcast": frame})
+                for volunteer_id in volunteer_ids
+            ]
+        )
     except Exception:
         logger.exception(
             "publishing broadcast %s failed; phones get it on connect or by SMS", broadcast_id
         )
         return 0
     return len(volunteer_ids)
-
-
-async def _group_send_each(volunteer_ids: list[int], frame: dict) -> None:
-    channel_layer = get_channel_layer()
-    for volunteer_id in volunteer_ids:
-        await channel_layer.group_send(
-            volunteer_group(volunteer_id), {"type": BROADCAST_MESSAGE, "broadcast": frame}
-        )
 
 
 # --- receipts -------------------------------------------------------------------------

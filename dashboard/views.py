@@ -272,9 +272,15 @@ def _reference() -> dict:
     }
 
 
-def _url_pattern(name: str) -> str:
-    """A URL with its id left as {id} for the script to fill in."""
-    return reverse(name, args=[999999]).replace("999999", "{id}")
+def _url_pattern(name: str, *placeholders: str) -> str:
+    """A URL with its id left as {id} for the script to fill in; with `placeholders`,
+    its ids, in order, left as those ({incident}, {need})."""
+    placeholders = placeholders or ("id",)
+    ids = [999990 + n for n in range(len(placeholders))]
+    url = reverse(name, args=ids)
+    for pk, placeholder in zip(ids, placeholders, strict=True):
+        url = url.replace(str(pk), f"{{{placeholder}}}")
+    return url
 
 
 @login_required
@@ -300,13 +306,8 @@ def dashboard(request):
             "assign": _url_pattern("api:need-assign"),
             "widen": _url_pattern("api:need-widen"),
             "needs": _url_pattern("api:incident-needs"),
-            # Two ids: the script fills {incident} and {need}.
-            "need": reverse("api:incident-need", args=[999998, 999999])
-            .replace("999998", "{incident}")
-            .replace("999999", "{need}"),
-            "need_cancel": reverse("api:incident-need-cancel", args=[999998, 999999])
-            .replace("999998", "{incident}")
-            .replace("999999", "{need}"),
+            "need": _url_pattern("api:incident-need", "incident", "need"),
+            "need_cancel": _url_pattern("api:incident-need-cancel", "incident", "need"),
             "unassign": _url_pattern("api:assignment-unassign"),
             "offers": _url_pattern("dashboard:offers"),
             "candidates": _url_pattern("dashboard:candidates"),

@@ -178,7 +178,7 @@ def events_send(events: list[DeploymentEvent]) -> int:
         for group in event_groups(event)
     ]
     try:
-        async_to_sync(_group_send_all)(messages)
+        async_to_sync(group_send_all)(messages)
     except Exception:
         logger.exception(
             "publishing events %s failed; the relay will retry", [e.seq for e in events]
@@ -190,7 +190,8 @@ def events_send(events: list[DeploymentEvent]) -> int:
     return len(events)
 
 
-async def _group_send_all(messages: list[tuple[str, dict]]) -> None:
+async def group_send_all(messages: list[tuple[str, dict]]) -> None:
+    """Send each (group, message) over one channel-layer connection, in this order."""
     # One after another, not gathered: a group must get its frames in seq order.
     channel_layer = get_channel_layer()
     for group, message in messages:

@@ -262,13 +262,13 @@ def test_it_publishes_a_transactions_events_together_in_seq_order(
     volunteer, channel_layer, monkeypatch
 ):
     rounds = []
-    send_all = events._group_send_all
+    send_all = events.group_send_all
 
     async def counted(messages):
         rounds.append(len(messages))
         await send_all(messages)
 
-    monkeypatch.setattr(events, "_group_send_all", counted)
+    monkeypatch.setattr(events, "group_send_all", counted)
     dashboard = listen(DASHBOARD_GROUP)
 
     with transaction.atomic():
